@@ -1,0 +1,136 @@
+"""Bluetooth SIG GATT wire formats: Heart Rate Measurement (0x2A37).
+
+Layout (Heart Rate Service 1.0; Polar ``BleHrClient.kt``; Nordic
+``HeartRateMeasurementDataCallback.kt``), all little-endian:
+
+=====  ===================================================================
+byte   field
+=====  ===================================================================
+0      flags: bit0 HR is uint16, bit2 contact supported, bit1 contact
+       detected, bit3 energy expended present, bit4 RR present
+1..    HR in bpm (uint8, or uint16 if bit0)
++2     energy expended in kJ (uint16), if bit3
+rest   RR intervals in 1/1024 s (uint16 each, oldest first), if bit4
+=====  ===================================================================
+
+The parser is strict: a payload that is too short for its flags, or that leaves a
+byte over, is malformed. RR values are reported in ms as ``raw / 1024 * 1000``,
+unrounded (the project's pinned convention).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from drivers.errors import MalformedPayload
+
+
+def sig_uuid(short: int) -> str:
+    """Expand a 16-bit SIG-assigned number to the 128-bit UUID string bleak uses."""
+    return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"
+
+
+HEART_RATE_SERVICE_UUID = sig_uuid(0x180D)
+HEART_RATE_MEASUREMENT_UUID = sig_uuid(0x2A37)
+BODY_SENSOR_LOCATION_UUID = sig_uuid(0x2A38)
+
+RR_TICKS_PER_S = 1024
+
+_FLAG_HR_UINT16 = 0x01
+_FLAG_CONTACT_DETECTED = 0x02
+_FLAG_CONTACT_SUPPORTED = 0x04
+_FLAG_ENERGY = 0x08
+_FLAG_RR = 0x10
+_UINT16_MAX = 0xFFFF
+
+
+def rr_ticks_to_ms(ticks: int) -> float:
+    """RR interval from the wire's 1/1024 s ticks to ms, unrounded."""
+    return ticks / RR_TICKS_PER_S * 1000
+
+
+def rr_ms_to_ticks(rr_ms: float) -> int:
+    """The nearest 1/1024 s tick count for an RR interval in ms."""
+    return round(rr_ms * RR_TICKS_PER_S / 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartRateMeasurement:
+    """One Heart Rate Measurement notification.
+
+    ``sensor_contact`` is None when the sensor does not support contact detection.
+    """
+
+    bpm: int
+    rr_ms: tuple[float, ...] = ()
+    sensor_contact: bool | None = None
+    energy_kj: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.bpm <= _UINT16_MAX:
+            raise ValueError(f"bpm {self.bpm} is outside 0..65535")
+        if self.energy_kj is not None and not 0 <= self.energy_kj <= _UINT16_MAX:
+            raise ValueError(f"energy {self.energy_kj} kJ is outside 0..65535")
+        for rr in self.rr_ms:
+            if not 0 <= rr_ms_to_ticks(rr) <= _UINT16_MAX:
+                raise ValueError(f"RR {rr} ms is outside 0..{rr_ticks_to_ms(_UINT16_MAX):.1f} ms")
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> HeartRateMeasurement:
+        data = bytes(payload)
+        if len(data) < 2:
+            raise MalformedPayload(f"heart rate payload of {len(data)} bytes; at least 2 expected")
+        flags = data[0]
+        offset = 1
+        if flags & _FLAG_HR_UINT16:
+            if len(data) < 3:
+                raise MalformedPayload("heart rate flagged as uint16 but payload has 2 bytes")
+            (bpm,) = struct.unpack_from("<H", data, offset)
+            offset += 2
+        else:
+            bpm = data[offset]
+            offset += 1
+        energy_kj = None
+        if flags & _FLAG_ENERGY:
+            if len(data) < offset + 2:
+                raise MalformedPayload("energy expended flagged but missing")
+            (energy_kj,) = struct.unpack_from("<H", data, offset)
+            offset += 2
+        rest = len(data) - offset
+        if flags & _FLAG_RR:
+            if rest == 0 or rest % 2:
+                raise MalformedPayload(f"RR flagged but {rest} bytes follow; a positive even count expected")
+            ticks = struct.unpack_from(f"<{rest // 2}H", data, offset)
+            rr_ms = tuple(rr_ticks_to_ms(t) for t in ticks)
+        elif rest:
+            raise MalformedPayload(f"{rest} unexpected trailing bytes")
+        else:
+            rr_ms = ()
+        sensor_contact = bool(flags & _FLAG_CONTACT_DETECTED) if flags & _FLAG_CONTACT_SUPPORTED else None
+        return cls(bpm=bpm, rr_ms=rr_ms, sensor_contact=sensor_contact, energy_kj=energy_kj)
+
+    def __bytes__(self) -> bytes:
+        flags = 0
+        body = bytearray()
+        if self.bpm > 0xFF:
+            flags |= _FLAG_HR_UINT16
+            body += struct.pack("<H", self.bpm)
+        else:
+            body.append(self.bpm)
+        if self.sensor_contact is not None:
+            flags |= _FLAG_CONTACT_SUPPORTED
+            if self.sensor_contact:
+                flags |= _FLAG_CONTACT_DETECTED
+        if self.energy_kj is not None:
+            flags |= _FLAG_ENERGY
+            body += struct.pack("<H", self.energy_kj)
+        if self.rr_ms:
+            flags |= _FLAG_RR
+            body += struct.pack(f"<{len(self.rr_ms)}H", *(rr_ms_to_ticks(rr) for rr in self.rr_ms))
+        return bytes([flags]) + bytes(body)
+
+
+def parse_heart_rate(payload: bytes) -> HeartRateMeasurement:
+    """Parse a Heart Rate Measurement notification; raises :class:`MalformedPayload`."""
+    return HeartRateMeasurement.from_bytes(payload)

@@ -1,0 +1,163 @@
+"""Polar Measurement Data (PMD) wire formats: data frames and per-sample timestamps.
+
+Sources: polar-ble-sdk ``PmdDataFrame.kt``, ``AccData.kt``, ``EcgData.kt``,
+``PmdTimeStampUtils.kt`` and the online measurement spec, as summarised in
+``shared/docs/wearable-protocols.md`` section 3.
+
+Data frame (notification on ``FB005C82``), little-endian::
+
+    [0] measurement type (mask 0x3F) | [1..8] timestamp u64 | [9] frame type | [10..] content
+
+The timestamp is the sensor clock in ns since 2000-01-01T00:00:00Z and belongs to the
+*last* sample of the frame. Frame type bit 7 marks delta-compressed content.
+
+Uncompressed content supported here: ACC frame types 0/1/2 (3 channels of int8/16/24,
+mG) and ECG frame type 0 (int24 µV). Other measurement and frame types are reported
+as :class:`MalformedPayload` until their decoders exist.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.errors import MalformedPayload
+
+PMD_SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
+PMD_CONTROL_POINT_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+PMD_DATA_UUID = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+
+POLAR_EPOCH_UNIX_NS = 946_684_800_000_000_000
+"""The sensor clock counts ns from 2000-01-01T00:00:00Z; add this to get Unix ns."""
+H10_UNSET_CLOCK_NS = 599_616_000_000_000_000
+"""Where an H10 whose time was never set starts counting at power-up (2019-01-01)."""
+
+MEASUREMENT_NAMES = {0: "ecg", 1: "ppg", 2: "acc", 3: "ppi", 5: "gyro", 6: "mag"}
+MEASUREMENT_TYPES = {name: code for code, name in MEASUREMENT_NAMES.items()}
+
+_HEADER = struct.Struct("<BQB")
+_COMPRESSED = 0x80
+# (measurement, frame type) -> (bytes per value, channels) for uncompressed content.
+_UNCOMPRESSED_LAYOUT = {
+    ("acc", 0): (1, 3),
+    ("acc", 1): (2, 3),
+    ("acc", 2): (3, 3),
+    ("ecg", 0): (3, 1),
+}
+# A derived sample interval this far from the nominal one means a lost frame or a
+# clock reset, not the ±2 % rate error real sensors have.
+_MAX_INTERVAL_DEVIATION = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class PmdDataFrame:
+    """One PMD data notification, samples in the unit the format defines (ACC mG, ECG µV)."""
+
+    measurement: str
+    timestamp_ns: int
+    frame_type: int
+    samples: npt.NDArray[np.float64] = field(repr=False)
+    compressed: bool = False
+
+    @classmethod
+    def from_bytes(
+        cls, payload: bytes, *, resolution: int = 16, channels: int | None = None, factor: float = 1.0
+    ) -> PmdDataFrame:
+        data = bytes(payload)
+        if len(data) < _HEADER.size:
+            raise MalformedPayload(f"PMD frame of {len(data)} bytes; the header alone is {_HEADER.size}")
+        type_byte, timestamp_ns, frame_byte = _HEADER.unpack_from(data)
+        measurement = MEASUREMENT_NAMES.get(type_byte & 0x3F)
+        if measurement is None:
+            raise MalformedPayload(f"unknown PMD measurement type {type_byte & 0x3F}")
+        compressed = bool(frame_byte & _COMPRESSED)
+        frame_type = frame_byte & 0x7F
+        layout = _UNCOMPRESSED_LAYOUT.get((measurement, frame_type))
+        if compressed or layout is None:
+            kind = "compressed" if compressed else "uncompressed"
+            raise MalformedPayload(f"unsupported PMD {measurement} frame: {kind} type {frame_type}")
+        width, n_channels = layout
+        if channels is not None and channels != n_channels:
+            raise MalformedPayload(f"{measurement} frame type {frame_type} has {n_channels} channels, not {channels}")
+        content = data[_HEADER.size :]
+        stride = width * n_channels
+        if not content or len(content) % stride:
+            raise MalformedPayload(
+                f"{measurement} frame type {frame_type} content of {len(content)} bytes "
+                f"is not a positive multiple of {stride}"
+            )
+        values = _decode_signed(content, width).reshape(-1, n_channels).astype(np.float64)
+        if factor != 1.0:
+            values *= factor
+        return cls(measurement, timestamp_ns, frame_type, values, compressed)
+
+    def __bytes__(self) -> bytes:
+        layout = _UNCOMPRESSED_LAYOUT.get((self.measurement, self.frame_type))
+        if self.compressed or layout is None:
+            raise ValueError(f"cannot encode {self.measurement} frame type {self.frame_type}")
+        width, n_channels = layout
+        samples = np.asarray(self.samples)
+        if samples.ndim != 2 or samples.shape[1] != n_channels or len(samples) == 0:
+            raise ValueError(f"samples must have shape (n >= 1, {n_channels}), not {samples.shape}")
+        raw = np.rint(samples).astype(np.int64)
+        limit = 1 << (8 * width - 1)
+        if raw.min() < -limit or raw.max() >= limit:
+            raise ValueError(f"samples outside the {8 * width}-bit range of frame type {self.frame_type}")
+        header = _HEADER.pack(MEASUREMENT_TYPES[self.measurement], self.timestamp_ns, self.frame_type)
+        little_endian = raw.reshape(-1, 1).astype("<i8").view(np.uint8).reshape(-1, 8)[:, :width]
+        return header + little_endian.tobytes()
+
+
+def _decode_signed(content: bytes, width: int) -> npt.NDArray[np.int64]:
+    """Little-endian two's-complement integers of ``width`` bytes each."""
+    if width in (1, 2):
+        return np.frombuffer(content, dtype=f"<i{width}").astype(np.int64)
+    octets = np.frombuffer(content, dtype=np.uint8).reshape(-1, width).astype(np.int64)
+    unsigned = np.zeros(len(octets), dtype=np.int64)
+    for i in range(width):
+        unsigned |= octets[:, i] << (8 * i)
+    sign = np.int64(1) << (8 * width - 1)
+    return (unsigned ^ sign) - sign
+
+
+def decode_frame(
+    payload: bytes, *, resolution: int = 16, channels: int | None = None, factor: float = 1.0
+) -> PmdDataFrame:
+    """Decode a PMD data notification; raises :class:`MalformedPayload`."""
+    return PmdDataFrame.from_bytes(payload, resolution=resolution, channels=channels, factor=factor)
+
+
+class SampleTimestamps:
+    """Per-sample sensor timestamps by the Polar SDK's rule (``PmdTimeStampUtils``).
+
+    First frame: interval = 1e9 / nominal rate, counted back from the frame timestamp.
+    Later frames: interval = (ts − previous ts) / n, counted forward from the previous
+    frame, so the sensor's real rate (≈ 50.9 Hz for a nominal 50) is followed. Unlike
+    the SDK, a derived interval more than 25 % off the nominal one (a lost frame, a
+    clock reset) falls back to the first-frame rule instead of smearing samples over
+    the gap. State is kept per (measurement, frame type); call :meth:`reset` on stop
+    or disconnect.
+    """
+
+    def __init__(self) -> None:
+        self._previous_ns: dict[tuple[str, int], int] = {}
+
+    def reset(self) -> None:
+        self._previous_ns.clear()
+
+    def sample_times_ns(self, frame: PmdDataFrame, *, nominal_rate_hz: float) -> npt.NDArray[np.int64]:
+        """Sensor-clock time of each sample of ``frame``, ns since 2000-01-01."""
+        n = len(frame.samples)
+        key = (frame.measurement, frame.frame_type)
+        nominal_ns = 1e9 / nominal_rate_hz
+        previous = self._previous_ns.get(key)
+        self._previous_ns[key] = frame.timestamp_ns
+        steps = np.arange(n, dtype=np.float64)
+        if previous is not None:
+            interval_ns = (frame.timestamp_ns - previous) / n
+            if abs(interval_ns - nominal_ns) <= _MAX_INTERVAL_DEVIATION * nominal_ns:
+                return previous + np.rint(interval_ns * (steps + 1)).astype(np.int64)
+        return frame.timestamp_ns - np.rint(nominal_ns * (n - 1 - steps)).astype(np.int64)

@@ -1,0 +1,1 @@
+"""The domain: readings to sessions, analysis, storage and the ``dosis`` command line."""

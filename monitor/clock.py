@@ -1,0 +1,82 @@
+"""Mapping a sensor's clock onto the host's wall clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+
+class ClockAlignment:
+    """Wall time for sensor timestamps, from (sensor time, host receive time) pairs.
+
+    A notification reaches the host some latency after the sensor stamped its last
+    sample, and that latency is never negative. So the smallest ``host − sensor`` seen
+    so far is the best estimate of the clock offset: it is the pair with the least
+    queueing in the radio and the host. Drift between the clocks is not modelled yet.
+    """
+
+    def __init__(self) -> None:
+        self._offset_ns: int | None = None
+
+    @property
+    def offset_ns(self) -> int | None:
+        return self._offset_ns
+
+    def observe(self, *, t_sensor_ns: int, t_host_ns: int) -> None:
+        """Record that a sample stamped ``t_sensor_ns`` had arrived by ``t_host_ns``."""
+        offset = t_host_ns - t_sensor_ns
+        if self._offset_ns is None or offset < self._offset_ns:
+            self._offset_ns = offset
+
+    def to_wall_ns(self, t_sensor_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        if self._offset_ns is None:
+            raise RuntimeError("no (sensor, host) time pair observed yet")
+        return np.asarray(t_sensor_ns, dtype=np.int64) + self._offset_ns
+
+
+class BeatClock:
+    """Wall time for the beats of Heart Rate Measurement notifications.
+
+    A notification carries RR intervals but no times. Stamping beats back from its
+    receive time (last beat = receive time, each earlier one an RR before the next;
+    what bleakheart does) makes them late by the latency plus however long before the
+    notification the last beat fell, up to a second, and can even reorder beats.
+    Chaining beats by their RR intervals is exact from beat to beat but knows no
+    absolute time. Both are upper bounds on the true time, so each beat takes the
+    smaller, which tightens as notifications arrive with beats just before them.
+
+    A beat reported in one notification happened after the previous notification was
+    sent, so no earlier than the previous receive time minus ``max_latency_ms``. A chain
+    that falls before that bound has lost beats (lost contact), and so has one across a
+    silence longer than ``max_interval_ms`` (a dropped notification; straps notify about
+    once a second): the chain then restarts from the receive time. Call this for every
+    notification, with or without RR intervals, so the bounds stay current.
+    """
+
+    def __init__(self, *, max_latency_ms: float = 150.0, max_interval_ms: float = 1500.0) -> None:
+        self._max_latency_ns = max_latency_ms * 1e6
+        self._max_interval_ns = max_interval_ms * 1e6
+        self._last_beat_ns: float | None = None
+        self._last_host_ns: int | None = None
+
+    def beat_times_ns(self, *, t_host_ns: int, rr_ms: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        rr_ns = np.asarray(rr_ms, dtype=np.float64) * 1e6
+        last_host_ns, self._last_host_ns = self._last_host_ns, t_host_ns
+        lost = last_host_ns is None or t_host_ns - last_host_ns > self._max_interval_ns
+        earliest = None if lost or last_host_ns is None else last_host_ns - self._max_latency_ns
+        if len(rr_ns) == 0:
+            return np.empty(0, dtype=np.int64)
+        # Receive-time bound of each beat: the last at t_host, earlier ones back by RR.
+        upper_bounds = t_host_ns - np.concatenate([np.cumsum(rr_ns[::-1])[::-1][1:], [0.0]])
+        times = np.empty(len(rr_ns))
+        previous = self._last_beat_ns
+        for i, (rr, upper) in enumerate(zip(rr_ns, upper_bounds, strict=True)):
+            chained = None if previous is None else previous + rr
+            chain_broken = chained is None or earliest is None or chained < earliest
+            beat = upper if chained is None or chain_broken else min(chained, upper)
+            if previous is not None:
+                # Keep beats in order even when an earlier bound was loose.
+                beat = max(beat, previous + 1e6)
+            times[i] = previous = beat
+        self._last_beat_ns = previous
+        return np.rint(times).astype(np.int64)

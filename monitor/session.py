@@ -1,0 +1,155 @@
+"""A training session as it is recorded: readings in, chunks and a summary out.
+
+The recorder takes typed readings from any source (a bleak driver, a capture replay),
+puts every device's samples on the wall clock, writes signal chunks as it goes so a
+live view can read them, and writes the session summary at the end. The summary is
+computed from the stored signals, the same data a later re-analysis sees.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.readings import AccelerationBatch, HeartRateReading, Reading
+from monitor.analysis import heart_rate_summary
+from monitor.clock import BeatClock, ClockAlignment
+from monitor.store import SessionEvent, Store, TrainingSession
+
+CHUNK_SPAN_NS = 5_000_000_000
+MAX_STORED_PROBLEMS = 100
+"""Problems beyond this many are counted but not each written down."""
+_CONTACT_CODE = {True: 1, False: 0, None: -1}
+
+
+def ns_to_datetime(t_ns: int) -> datetime:
+    return datetime.fromtimestamp(t_ns / 1e9, tz=UTC)
+
+
+@dataclass
+class _ChunkBuffer:
+    t_ns: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    values: list[npt.NDArray[np.float64]] = field(default_factory=list)
+
+    def add(self, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        self.t_ns.append(np.atleast_1d(np.asarray(t_ns, dtype=np.int64)))
+        self.values.append(np.atleast_2d(np.asarray(values, dtype=np.float64)))
+
+    def span_ns(self) -> int:
+        return int(self.t_ns[-1][-1] - self.t_ns[0][0]) if self.t_ns else 0
+
+    def take(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        times, values = np.concatenate(self.t_ns), np.concatenate(self.values)
+        self.t_ns.clear()
+        self.values.clear()
+        return times, values
+
+
+class SessionRecorder:
+    """Records one session into the store; create it with :meth:`start`."""
+
+    def __init__(self, store: Store, session_id: int, started_at_ns: int) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.started_at_ns = started_at_ns
+        self.last_t_ns = started_at_ns
+        self.problem_count = 0
+        self.sample_counts: dict[str, int] = defaultdict(int)
+        self._buffers: dict[tuple[str, str], _ChunkBuffer] = defaultdict(_ChunkBuffer)
+        self._clocks: dict[str, ClockAlignment] = defaultdict(ClockAlignment)
+        self._beat_clocks: dict[str, BeatClock] = defaultdict(BeatClock)
+
+    @classmethod
+    def start(
+        cls,
+        store: Store,
+        *,
+        patient_id: int,
+        kind: str,
+        started_at_ns: int,
+        source: str = "",
+        devices: str = "",
+    ) -> SessionRecorder:
+        with store.session() as db:
+            row = TrainingSession(
+                patient_id=patient_id,
+                kind=kind,
+                status="live",
+                started_at=ns_to_datetime(started_at_ns),
+                source=source,
+                devices=devices,
+            )
+            db.add(row)
+            db.commit()
+            return cls(store, row.id, started_at_ns)
+
+    def consume(self, reading: Reading) -> None:
+        self.last_t_ns = max(self.last_t_ns, reading.t_host_ns)
+        if isinstance(reading, HeartRateReading):
+            self._consume_heart_rate(reading)
+        elif isinstance(reading, AccelerationBatch):
+            self._consume_acceleration(reading)
+
+    def _consume_heart_rate(self, reading: HeartRateReading) -> None:
+        contact = _CONTACT_CODE[reading.sensor_contact]
+        self._buffer("hr_bpm", reading.device).add(reading.t_host_ns, [reading.bpm, contact])
+        beat_t_ns = self._beat_clocks[reading.device].beat_times_ns(t_host_ns=reading.t_host_ns, rr_ms=reading.rr_ms)
+        if reading.rr_ms:
+            self._buffer("rr_ms", reading.device).add(beat_t_ns, np.asarray(reading.rr_ms)[:, None])
+        self._flush_full(reading.device)
+
+    def _consume_acceleration(self, reading: AccelerationBatch) -> None:
+        self._clocks[reading.device].observe(t_sensor_ns=int(reading.t_sensor_ns[-1]), t_host_ns=reading.t_host_ns)
+        # Kept in sensor time until the chunk is written, so it gets the best offset yet.
+        self._buffer("acc_mg", reading.device).add(reading.t_sensor_ns, reading.acc_mg)
+        self._flush_full(reading.device)
+
+    def report_problem(self, message: str, *, t_ns: int | None = None) -> None:
+        """Count a notification that could not be used, and keep its description."""
+        self.problem_count += 1
+        if self.problem_count <= MAX_STORED_PROBLEMS:
+            with self.store.session() as db:
+                db.add(SessionEvent(session_id=self.session_id, t_ns=t_ns, kind="malformed", message=message[:500]))
+                db.commit()
+
+    def _buffer(self, signal: str, device: str) -> _ChunkBuffer:
+        return self._buffers[(signal, device)]
+
+    def _flush_full(self, device: str) -> None:
+        for (signal, buffered_device), buffer in self._buffers.items():
+            if buffered_device == device and buffer.span_ns() >= CHUNK_SPAN_NS:
+                self._flush(signal, device, buffer)
+
+    def _flush(self, signal: str, device: str, buffer: _ChunkBuffer) -> None:
+        if not buffer.t_ns:
+            return
+        t_ns, values = buffer.take()
+        if signal == "acc_mg":
+            t_ns = self._clocks[device].to_wall_ns(t_ns)
+        self.store.signals.append(self.session_id, signal, device, t_ns, values)
+        self.sample_counts[signal] += len(t_ns)
+
+    def finish(self, *, status: str = "complete", ended_at_ns: int | None = None) -> TrainingSession:
+        """Write what is buffered and the session summary; returns the session row."""
+        for (signal, device), buffer in self._buffers.items():
+            self._flush(signal, device, buffer)
+        ended_ns = ended_at_ns if ended_at_ns is not None else self.last_t_ns
+        hr = self.store.signals.read(self.session_id, "hr_bpm")
+        summary = heart_rate_summary(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
+        with self.store.session() as db:
+            row = db.get_one(TrainingSession, self.session_id)
+            row.status = status
+            row.ended_at = ns_to_datetime(ended_ns)
+            row.duration_s = (ended_ns - self.started_at_ns) / 1e9
+            row.hr_mean_bpm = summary.mean_bpm
+            row.hr_max_bpm = summary.max_bpm
+            row.hr_coverage = summary.coverage
+            row.beat_count = self.sample_counts["rr_ms"]
+            row.acc_sample_count = self.sample_counts["acc_mg"]
+            row.malformed_count = self.problem_count
+            db.commit()
+            return row

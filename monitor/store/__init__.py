@@ -1,0 +1,51 @@
+"""Storage: relational state through SQLAlchemy, time series behind :class:`SignalStore`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.store.models import Base, Clinician, Patient, SessionEvent, SignalChunk, TrainingSession
+from monitor.store.signals import SIGNALS, Signal, SignalStore, SqlSignalStore
+
+__all__ = [
+    "SIGNALS",
+    "Clinician",
+    "Patient",
+    "SessionEvent",
+    "Signal",
+    "SignalChunk",
+    "SignalStore",
+    "Store",
+    "TrainingSession",
+]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the dashboard read while a session writes; foreign keys make deletes cascade.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The database behind one Dosis installation: ORM sessions plus the signal store."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.signals: SignalStore = SqlSignalStore(self.engine)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()

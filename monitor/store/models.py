@@ -1,0 +1,110 @@
+"""Relational state: clinicians, patients, training sessions, their events and signals.
+
+Patients are keyed by a pseudonym; time-series rows refer to sessions only, so raw
+signals carry no personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Clinician(Base):
+    __tablename__ = "clinician"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+
+    patients: Mapped[list[Patient]] = relationship(back_populates="clinician")
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinician.id"))
+
+    clinician: Mapped[Clinician | None] = relationship(back_populates="patients")
+    sessions: Mapped[list[TrainingSession]] = relationship(
+        back_populates="patient", order_by="TrainingSession.started_at", cascade="all, delete-orphan"
+    )
+
+
+class TrainingSession(Base):
+    """One walking or strength session, with its summary once it has ended."""
+
+    __tablename__ = "training_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="live")
+    """``live`` while recording, then ``complete`` or ``interrupted``."""
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    devices: Mapped[str] = mapped_column(String(400), default="")
+    malformed_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    hr_mean_bpm: Mapped[float | None] = mapped_column(Float)
+    hr_max_bpm: Mapped[float | None] = mapped_column(Float)
+    hr_coverage: Mapped[float | None] = mapped_column(Float)
+    """Share of the session's seconds with a valid heart rate, 0..1."""
+    beat_count: Mapped[int | None] = mapped_column(Integer)
+    acc_sample_count: Mapped[int | None] = mapped_column(Integer)
+
+    patient: Mapped[Patient] = relationship(back_populates="sessions")
+    events: Mapped[list[SessionEvent]] = relationship(
+        back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class SessionEvent(Base):
+    """Something the session should say about its data: a skipped payload, a gap."""
+
+    __tablename__ = "session_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), index=True)
+    t_ns: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+
+    session: Mapped[TrainingSession] = relationship(back_populates="events")
+
+
+class SignalChunk(Base):
+    """1–10 s of one signal of one session as a numpy BLOB.
+
+    ``values`` holds ``n_samples × channels`` numbers of ``encoding`` (``int16`` counts
+    to multiply by ``scale``, or ``float32``). ``times`` is NULL when the samples are
+    evenly spaced from ``t_start_ns`` to ``t_end_ns``, else int64 ns offsets from
+    ``t_start_ns``.
+    """
+
+    __tablename__ = "signal_chunk"
+    __table_args__ = (UniqueConstraint("session_id", "signal", "device", "t_start_ns"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), index=True)
+    signal: Mapped[str] = mapped_column(String(32))
+    device: Mapped[str] = mapped_column(String(64))
+    t_start_ns: Mapped[int] = mapped_column(BigInteger)
+    t_end_ns: Mapped[int] = mapped_column(BigInteger)
+    n_samples: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str] = mapped_column(String(8))
+    scale: Mapped[float] = mapped_column(Float, default=1.0)
+    times: Mapped[bytes | None] = mapped_column(LargeBinary)
+    values: Mapped[bytes] = mapped_column(LargeBinary)

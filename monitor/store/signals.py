@@ -1,0 +1,177 @@
+"""Time series behind one interface: append chunks, read a time range, delete.
+
+The relational implementation keeps one BLOB per 1–10 s chunk in ``signal_chunk``
+(SQLite by default). Writes are idempotent on (session, signal, device, chunk start),
+so a retried write never duplicates samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from monitor.store.models import SignalChunk
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSpec:
+    """How a signal is stored: ``int16`` counts of ``scale`` units, or ``float32``."""
+
+    unit: str
+    encoding: str
+    columns: tuple[str, ...]
+    scale: float = 1.0
+
+    @property
+    def channels(self) -> int:
+        return len(self.columns)
+
+
+SIGNALS: dict[str, SignalSpec] = {
+    # Heart rate as the sensor reported it, one row per notification; contact is
+    # 1 detected, 0 not detected, -1 not supported by the sensor.
+    "hr_bpm": SignalSpec("bpm", "int16", ("bpm", "contact")),
+    # RR intervals at their beat times; float32 holds raw/1024*1000 ms exactly.
+    "rr_ms": SignalSpec("ms", "float32", ("rr",)),
+    # Acceleration, 1 mG is the resolution of the H10's 16-bit frames.
+    "acc_mg": SignalSpec("mG", "int16", ("x", "y", "z")),
+}
+
+# Evenly spaced within this much, a chunk stores no per-sample times (a 200 Hz
+# sample period is 5 ms; an H10 timestamp tick is 30.5 µs).
+UNIFORM_TOLERANCE_NS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    t_ns: npt.NDArray[np.int64] = field(repr=False)
+    values: npt.NDArray[np.float64] = field(repr=False)
+    """Shape (n, channels), in the signal's unit."""
+
+    def __len__(self) -> int:
+        return len(self.t_ns)
+
+
+class SignalStore(Protocol):
+    def append(self, session_id: int, signal: str, device: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None: ...
+
+    def read(
+        self,
+        session_id: int,
+        signal: str,
+        *,
+        device: str | None = None,
+        t_from_ns: int | None = None,
+        t_to_ns: int | None = None,
+    ) -> Signal: ...
+
+    def delete_session(self, session_id: int) -> None: ...
+
+
+def encode_chunk(signal: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> dict[str, object]:
+    """Column values for one chunk; raises ValueError on data that does not fit."""
+    spec = SIGNALS[signal]
+    times = np.asarray(t_ns, dtype=np.int64)
+    if len(times) == 0:
+        raise ValueError("a chunk needs at least one sample")
+    data = np.asarray(values, dtype=np.float64).reshape(len(times), -1)
+    if data.shape[1] != spec.channels:
+        raise ValueError(f"{signal} has {spec.channels} channels, got {data.shape[1]}")
+    if np.any(np.diff(times) < 0):
+        raise ValueError(f"{signal} times must not decrease")
+    if spec.encoding == "int16":
+        counts = np.rint(data / spec.scale)
+        if counts.min() < -32768 or counts.max() > 32767:
+            raise ValueError(f"{signal} values outside the int16 range of the store")
+        blob = counts.astype("<i2").tobytes()
+    else:
+        blob = data.astype("<f4").tobytes()
+    t_start, t_end = int(times[0]), int(times[-1])
+    uniform = bool(np.max(np.abs(times - _evenly_spaced(t_start, t_end, len(times)))) <= UNIFORM_TOLERANCE_NS)
+    return {
+        "signal": signal,
+        "t_start_ns": t_start,
+        "t_end_ns": t_end,
+        "n_samples": len(times),
+        "channels": spec.channels,
+        "encoding": spec.encoding,
+        "scale": spec.scale,
+        "times": None if uniform else (times - t_start).astype("<i8").tobytes(),
+        "values": blob,
+    }
+
+
+def _evenly_spaced(t_start_ns: int, t_end_ns: int, n: int) -> npt.NDArray[np.int64]:
+    # Offsets first: float64 cannot hold Unix-epoch ns exactly.
+    return t_start_ns + np.rint(np.linspace(0, t_end_ns - t_start_ns, n)).astype(np.int64)
+
+
+def decode_chunk(chunk: SignalChunk) -> Signal:
+    if chunk.times is None:
+        times = _evenly_spaced(chunk.t_start_ns, chunk.t_end_ns, chunk.n_samples)
+    else:
+        times = chunk.t_start_ns + np.frombuffer(chunk.times, dtype="<i8")
+    dtype = "<i2" if chunk.encoding == "int16" else "<f4"
+    values = np.frombuffer(chunk.values, dtype=dtype).astype(np.float64).reshape(-1, chunk.channels)
+    if chunk.encoding == "int16":
+        values *= chunk.scale
+    return Signal(times, values)
+
+
+class SqlSignalStore:
+    """Signal chunks as BLOBs in the relational database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert(SignalChunk).on_conflict_do_nothing(
+            index_elements=["session_id", "signal", "device", "t_start_ns"]
+        )
+
+    def append(self, session_id: int, signal: str, device: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        row = encode_chunk(signal, t_ns, values) | {"session_id": session_id, "device": device}
+        with self._engine.begin() as connection:
+            connection.execute(self._insert, [row])
+
+    def read(
+        self,
+        session_id: int,
+        signal: str,
+        *,
+        device: str | None = None,
+        t_from_ns: int | None = None,
+        t_to_ns: int | None = None,
+    ) -> Signal:
+        """Samples with ``t_from_ns <= t <= t_to_ns``, in time order."""
+        query = select(SignalChunk).where(SignalChunk.session_id == session_id, SignalChunk.signal == signal)
+        if device is not None:
+            query = query.where(SignalChunk.device == device)
+        if t_from_ns is not None:
+            query = query.where(SignalChunk.t_end_ns >= t_from_ns)
+        if t_to_ns is not None:
+            query = query.where(SignalChunk.t_start_ns <= t_to_ns)
+        with Session(self._engine) as session:
+            parts = [decode_chunk(chunk) for chunk in session.scalars(query.order_by(SignalChunk.t_start_ns))]
+        channels = SIGNALS[signal].channels
+        if not parts:
+            return Signal(np.empty(0, np.int64), np.empty((0, channels)))
+        times = np.concatenate([p.t_ns for p in parts])
+        values = np.concatenate([p.values for p in parts])
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], values[order]
+        keep = np.ones(len(times), dtype=bool)
+        if t_from_ns is not None:
+            keep &= times >= t_from_ns
+        if t_to_ns is not None:
+            keep &= times <= t_to_ns
+        return Signal(times[keep], values[keep])
+
+    def delete_session(self, session_id: int) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(SignalChunk).where(SignalChunk.session_id == session_id))

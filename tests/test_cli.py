@@ -1,0 +1,141 @@
+"""The `dosis` command line as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from monitor.composites import WALKING_CAPTURE
+from monitor.store import Store, TrainingSession
+
+DOSIS = Path(sys.executable).parent / "dosis"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOSIS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DOSIS_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_replay_stores_a_session_and_prints_its_summary(data_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["replay", str(WALKING_CAPTURE), "--patient", "p-cli01", "--kind", "walking"])
+    assert result.exit_code == 0, result.output
+    assert "New patient p-cli01 created" in result.output
+    assert "Session 1 (walking, complete)" in result.output
+    assert "783 (0 skipped)" in result.output
+    store = Store(f"sqlite:///{data_dir / 'dosis.sqlite3'}")
+    with store.session() as db:
+        session = db.scalars(select(TrainingSession)).one()
+    assert f"mean {session.hr_mean_bpm:.0f} bpm" in result.output
+    store.close()
+
+
+def test_replay_reports_bad_lines_by_number(data_dir: Path, tmp_path: Path) -> None:
+    capture = tmp_path / "short.jsonl"
+    header = json.dumps(
+        {
+            "format": "dosis-capture",
+            "version": 1,
+            "kind": "walking",
+            "devices": [{"id": "s", "model": "strap", "characteristics": ["00002a37-0000-1000-8000-00805f9b34fb"]}],
+        }
+    )
+    line = {"t_ns": 10**18, "device": "s", "char": "00002a37-0000-1000-8000-00805f9b34fb", "hex": "1048"}
+    capture.write_text("\n".join([header, json.dumps(line | {"hex": "0048"}), json.dumps(line)]) + "\n")
+    result = CliRunner().invoke(app, ["replay", str(capture), "--patient", "p-cli02"])
+    assert result.exit_code == 0, result.output
+    assert "line 3: malformed payload" in result.output
+    assert "2 (1 skipped)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["replay", "no-such-file.jsonl", "--patient", "p"], "no capture file"),
+        (["replay", str(WALKING_CAPTURE), "--patient", "p", "--kind", "yoga"], "walking or strength"),
+        (["replay", str(WALKING_CAPTURE), "--patient", "p", "--speed", "0"], "positive"),
+    ],
+)
+def test_bad_arguments_get_a_clear_error(data_dir: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_replay_of_a_file_that_is_not_a_capture(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    result = CliRunner().invoke(app, ["replay", str(path), "--patient", "p"])
+    assert result.exit_code == 2
+    assert "line 1 is not a valid dosis-capture header" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def test_demo_serves_the_clinic_with_a_live_session_and_stops_by_itself(tmp_path: Path) -> None:
+    port = free_port()
+    env = os.environ | {"DOSIS_DATA_DIR": str(tmp_path)}
+    demo = subprocess.Popen(
+        [str(DOSIS), "demo", "--duration", "14", "--port", str(port), "--weeks", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                patients = get_json(f"{base}/api/patients")
+                break
+            except OSError:
+                assert demo.poll() is None, demo.communicate()[0]
+                assert time.monotonic() < deadline, "the demo did not start serving"
+                time.sleep(0.2)
+        assert isinstance(patients, list)
+        assert len(patients) >= 3
+        assert all(p["session_count"] >= 2 for p in patients)
+        sessions = [s for p in patients for s in get_json(f"{base}/api/patients/{p['pseudonym']}/sessions")]
+        live = [s for s in sessions if s["status"] == "live"]
+        assert len(live) == 1
+        first = get_json(f"{base}/api/sessions/{live[0]['id']}/heart-rate")
+        time.sleep(6.5)  # the recorder writes a chunk every 5 s of data
+        later = get_json(f"{base}/api/sessions/{live[0]['id']}/heart-rate")
+        assert isinstance(first, dict)
+        assert isinstance(later, dict)
+        assert len(later["t_s"]) > len(first["t_s"])
+        output, _ = demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, output
+    assert f"http://127.0.0.1:{port}" in output
+    assert "physio@demo.dosis.invalid" in output
+    store = Store(f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    with store.session() as db:
+        statuses = {s.status for s in db.scalars(select(TrainingSession))}
+    store.close()
+    assert statuses == {"complete", "interrupted"}
