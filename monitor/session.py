@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from drivers.readings import AccelerationBatch, HeartRateReading, Reading
 from monitor.analysis import heart_rate_summary
@@ -58,6 +60,7 @@ class SessionRecorder:
         self.started_at_ns = started_at_ns
         self.last_t_ns = started_at_ns
         self.problem_count = 0
+        self._written_problem_count = 0
         self.sample_counts: dict[str, int] = defaultdict(int)
         self._buffers: dict[tuple[str, str], _ChunkBuffer] = defaultdict(_ChunkBuffer)
         self._clocks: dict[str, ClockAlignment] = defaultdict(ClockAlignment)
@@ -109,12 +112,25 @@ class SessionRecorder:
         self._flush_full(reading.device)
 
     def report_problem(self, message: str, *, t_ns: int | None = None) -> None:
-        """Count a notification that could not be used, and keep its description."""
+        """Count a notification that could not be used, and keep its description.
+
+        The first problems are written at once, each with its message; past
+        ``MAX_STORED_PROBLEMS`` a storm of them only updates the count with each chunk.
+        """
         self.problem_count += 1
         if self.problem_count <= MAX_STORED_PROBLEMS:
             with self.store.session() as db:
                 db.add(SessionEvent(session_id=self.session_id, t_ns=t_ns, kind="malformed", message=message[:500]))
+                self._write_problem_count(db)
                 db.commit()
+
+    def _write_problem_count(self, db: Session) -> None:
+        db.execute(
+            update(TrainingSession)
+            .where(TrainingSession.id == self.session_id)
+            .values(malformed_count=self.problem_count)
+        )
+        self._written_problem_count = self.problem_count
 
     def _buffer(self, signal: str, device: str) -> _ChunkBuffer:
         return self._buffers[(signal, device)]
@@ -132,6 +148,10 @@ class SessionRecorder:
             t_ns = self._clocks[device].to_wall_ns(t_ns)
         self.store.signals.append(self.session_id, signal, device, t_ns, values)
         self.sample_counts[signal] += len(t_ns)
+        if self.problem_count != self._written_problem_count:
+            with self.store.session() as db:
+                self._write_problem_count(db)
+                db.commit()
 
     def finish(self, *, status: str = "complete", ended_at_ns: int | None = None) -> TrainingSession:
         """Write what is buffered and the session summary; returns the session row."""

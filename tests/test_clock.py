@@ -29,7 +29,9 @@ def test_unaligned_clock_refuses_to_guess() -> None:
         ClockAlignment().to_wall_ns(np.array([0]))
 
 
-def simulate_beats(rr_ms: np.ndarray, *, drop: frozenset[int] = frozenset(), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def simulate_beats(
+    rr_ms: np.ndarray, *, drop: frozenset[int] = frozenset(), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """True beat times and the times a BeatClock gives them, from 1 Hz notifications."""
     rng = np.random.default_rng(seed)
     beat_ns = WALL_EPOCH_NS + np.cumsum(rr_ms * 1e6).astype(np.int64)

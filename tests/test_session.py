@@ -48,3 +48,10 @@ def test_problems_are_counted_and_only_the_first_hundred_kept(store: Store, pati
     assert session.hr_mean_bpm is None
     with store.session() as db:
         assert len(db.get_one(TrainingSession, session.id).events) == 100
+
+
+def test_problem_count_is_current_while_live(store: Store, patient_id: int) -> None:
+    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    recorder.report_problem("line 7: malformed payload")
+    with store.session() as db:
+        assert db.get_one(TrainingSession, recorder.session_id).malformed_count == 1

@@ -6,14 +6,39 @@ signals carry no personal data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, timezone-aware on the way in and out, on every backend.
+
+    SQLite keeps no timezone and hands back naive datetimes; converting here keeps
+    that out of every caller.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value} stored; give a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
 
 
 class Clinician(Base):
@@ -50,11 +75,12 @@ class TrainingSession(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="live")
     """``live`` while recording, then ``complete`` or ``interrupted``."""
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(200), default="")
     devices: Mapped[str] = mapped_column(String(400), default="")
     malformed_count: Mapped[int] = mapped_column(Integer, default=0)
+    """Notifications or capture lines that could not be used; kept current while live."""
 
     duration_s: Mapped[float | None] = mapped_column(Float)
     hr_mean_bpm: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,32 @@
+"""The FastAPI application: ``create_app(store)`` wires the API, the pages and static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from dashboard import api, pages
+from dashboard.queries import NotFoundError
+from monitor.store import Store
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(store: Store) -> FastAPI:
+    """The dashboard over ``store``; the caller owns the store and closes it."""
+    app = FastAPI(title="Dosis dashboard", summary="Training sessions of exercise-therapy patients.")
+    app.state.store = store
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(NotFoundError, _not_found)
+    return app
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+    return pages.not_found_page(request, str(exc))

@@ -1,0 +1,110 @@
+"""Read-side queries shared by the JSON API and the pages, so both show the same numbers."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from dashboard.schemas import HeartRateSeries, PatientOverview, SessionDetail, SessionEventOut, SessionSummary
+from monitor.analysis import resample_hr_1hz
+from monitor.store import Patient, Store, TrainingSession
+
+
+class NotFoundError(LookupError):
+    """The request named a patient or session that does not exist; the message says which."""
+
+
+def ns_to_utc(t_ns: int) -> datetime:
+    return datetime.fromtimestamp(t_ns / 1e9, tz=UTC)
+
+
+def list_patients(db: Session) -> list[PatientOverview]:
+    patients = db.scalars(select(Patient).options(selectinload(Patient.sessions)).order_by(Patient.display_name))
+    overviews = []
+    for patient in patients:
+        last = max(patient.sessions, key=lambda s: s.started_at, default=None)
+        overviews.append(
+            PatientOverview(
+                pseudonym=patient.pseudonym,
+                display_name=patient.display_name,
+                session_count=len(patient.sessions),
+                last_session_id=last.id if last else None,
+                last_session_at=last.started_at if last else None,
+                last_session_kind=last.kind if last else None,
+                last_session_hr_mean_bpm=last.hr_mean_bpm if last else None,
+            )
+        )
+    return overviews
+
+
+def get_patient(db: Session, pseudonym: str) -> Patient:
+    patient = db.scalar(select(Patient).where(Patient.pseudonym == pseudonym))
+    if patient is None:
+        raise NotFoundError(f"No patient with pseudonym {pseudonym!r}.")
+    return patient
+
+
+def patient_sessions(db: Session, pseudonym: str) -> list[SessionSummary]:
+    """The patient's sessions, newest first."""
+    patient = get_patient(db, pseudonym)
+    rows = db.scalars(
+        select(TrainingSession)
+        .where(TrainingSession.patient_id == patient.id)
+        .order_by(TrainingSession.started_at.desc(), TrainingSession.id.desc())
+    ).all()
+    return [_summary(row, patient.pseudonym) for row in rows]
+
+
+def session_detail(db: Session, session_id: int) -> SessionDetail:
+    row = _get_session(db, session_id)
+    summary = _summary(row, row.patient.pseudonym)
+    events = [
+        SessionEventOut(
+            kind=event.kind,
+            message=event.message,
+            t_ns=event.t_ns,
+            at=ns_to_utc(event.t_ns) if event.t_ns is not None else None,
+        )
+        for event in row.events
+    ]
+    return SessionDetail(**summary.model_dump(), patient_display_name=row.patient.display_name, events=events)
+
+
+def heart_rate_series(store: Store, db: Session, session_id: int) -> HeartRateSeries:
+    """The 1 Hz heart rate the session summary's mean and maximum are computed from."""
+    _get_session(db, session_id)
+    hr = store.signals.read(session_id, "hr_bpm")
+    grid_s, hr_bpm = resample_hr_1hz(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
+    bpm = [None if math.isnan(value) else value for value in hr_bpm.tolist()]
+    return HeartRateSeries(t_s=grid_s.astype(np.int64).tolist(), bpm=bpm)
+
+
+def _get_session(db: Session, session_id: int) -> TrainingSession:
+    row = db.get(TrainingSession, session_id)
+    if row is None:
+        raise NotFoundError(f"No session with id {session_id}.")
+    return row
+
+
+def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
+    return SessionSummary(
+        id=row.id,
+        patient_pseudonym=pseudonym,
+        kind=row.kind,
+        status=row.status,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        duration_s=row.duration_s,
+        hr_mean_bpm=row.hr_mean_bpm,
+        hr_max_bpm=row.hr_max_bpm,
+        hr_coverage=row.hr_coverage,
+        beat_count=row.beat_count,
+        acc_sample_count=row.acc_sample_count,
+        malformed_count=row.malformed_count,
+        source=row.source,
+        devices=row.devices,
+    )

@@ -1,0 +1,60 @@
+"""What the JSON API returns; the pages render the same objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class PatientOverview(BaseModel):
+    pseudonym: str
+    display_name: str
+    session_count: int
+    last_session_id: int | None
+    last_session_at: datetime | None = Field(description="Start of the newest session, UTC.")
+    last_session_kind: str | None
+    last_session_hr_mean_bpm: float | None
+
+
+class SessionSummary(BaseModel):
+    id: int
+    patient_pseudonym: str
+    kind: str = Field(description="walking or strength")
+    status: str = Field(description="live while recording, then complete or interrupted")
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float | None
+    hr_mean_bpm: float | None
+    hr_max_bpm: float | None
+    hr_coverage: float | None = Field(description="Share of the session's seconds with a valid heart rate, 0..1.")
+    beat_count: int | None
+    acc_sample_count: int | None
+    malformed_count: int = Field(
+        description="Notifications that could not be used, kept current while live; the first 100 are listed as events."
+    )
+    source: str
+    devices: str
+
+
+class SessionEventOut(BaseModel):
+    kind: str
+    message: str
+    t_ns: int | None = Field(description="When it happened, ns since the Unix epoch.")
+    at: datetime | None = Field(description="t_ns as a UTC time.")
+
+
+class SessionDetail(SessionSummary):
+    patient_display_name: str
+    events: list[SessionEventOut]
+
+
+class HeartRateSeries(BaseModel):
+    """Heart rate on the 1 Hz grid the session summary is computed from."""
+
+    t_s: list[int] = Field(description="Whole seconds since the Unix epoch, one per second.")
+    bpm: list[float | None] = Field(description="Heart rate at each second; null where there was none (a gap).")
