@@ -45,9 +45,13 @@ _FLAG_RR = 0x10
 _UINT16_MAX = 0xFFFF
 
 
+# 1000/1024 is exact in binary, so ticks * _MS_PER_TICK == ticks / 1024 * 1000 exactly.
+_MS_PER_TICK = 1000 / RR_TICKS_PER_S
+
+
 def rr_ticks_to_ms(ticks: int) -> float:
     """RR interval from the wire's 1/1024 s ticks to ms, unrounded."""
-    return ticks / RR_TICKS_PER_S * 1000
+    return ticks * _MS_PER_TICK
 
 
 def rr_ms_to_ticks(rr_ms: float) -> int:
@@ -60,6 +64,7 @@ class HeartRateMeasurement:
     """One Heart Rate Measurement notification.
 
     ``sensor_contact`` is None when the sensor does not support contact detection.
+    Values are range-checked when encoded; parsed ones are in range by construction.
     """
 
     bpm: int
@@ -67,50 +72,47 @@ class HeartRateMeasurement:
     sensor_contact: bool | None = None
     energy_kj: int | None = None
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.bpm <= _UINT16_MAX:
-            raise ValueError(f"bpm {self.bpm} is outside 0..65535")
-        if self.energy_kj is not None and not 0 <= self.energy_kj <= _UINT16_MAX:
-            raise ValueError(f"energy {self.energy_kj} kJ is outside 0..65535")
-        for rr in self.rr_ms:
-            if not 0 <= rr_ms_to_ticks(rr) <= _UINT16_MAX:
-                raise ValueError(f"RR {rr} ms is outside 0..{rr_ticks_to_ms(_UINT16_MAX):.1f} ms")
-
     @classmethod
     def from_bytes(cls, payload: bytes) -> HeartRateMeasurement:
-        data = bytes(payload)
-        if len(data) < 2:
-            raise MalformedPayload(f"heart rate payload of {len(data)} bytes; at least 2 expected")
-        flags = data[0]
-        offset = 1
+        size = len(payload)
+        if size < 2:
+            raise MalformedPayload(f"heart rate payload of {size} bytes; at least 2 expected")
+        flags = payload[0]
         if flags & _FLAG_HR_UINT16:
-            if len(data) < 3:
+            if size < 3:
                 raise MalformedPayload("heart rate flagged as uint16 but payload has 2 bytes")
-            (bpm,) = struct.unpack_from("<H", data, offset)
-            offset += 2
+            bpm = payload[1] | payload[2] << 8
+            offset = 3
         else:
-            bpm = data[offset]
-            offset += 1
+            bpm = payload[1]
+            offset = 2
         energy_kj = None
         if flags & _FLAG_ENERGY:
-            if len(data) < offset + 2:
+            if size < offset + 2:
                 raise MalformedPayload("energy expended flagged but missing")
-            (energy_kj,) = struct.unpack_from("<H", data, offset)
+            energy_kj = payload[offset] | payload[offset + 1] << 8
             offset += 2
-        rest = len(data) - offset
+        rest = size - offset
         if flags & _FLAG_RR:
             if rest == 0 or rest % 2:
                 raise MalformedPayload(f"RR flagged but {rest} bytes follow; a positive even count expected")
-            ticks = struct.unpack_from(f"<{rest // 2}H", data, offset)
-            rr_ms = tuple(rr_ticks_to_ms(t) for t in ticks)
+            rr_ms = tuple([(payload[i] | payload[i + 1] << 8) * _MS_PER_TICK for i in range(offset, size, 2)])
         elif rest:
             raise MalformedPayload(f"{rest} unexpected trailing bytes")
         else:
             rr_ms = ()
         sensor_contact = bool(flags & _FLAG_CONTACT_DETECTED) if flags & _FLAG_CONTACT_SUPPORTED else None
-        return cls(bpm=bpm, rr_ms=rr_ms, sensor_contact=sensor_contact, energy_kj=energy_kj)
+        return cls(bpm, rr_ms, sensor_contact, energy_kj)
 
     def __bytes__(self) -> bytes:
+        """The notification payload; raises ValueError for values the format cannot carry."""
+        if not 0 <= self.bpm <= _UINT16_MAX:
+            raise ValueError(f"bpm {self.bpm} is outside 0..65535")
+        if self.energy_kj is not None and not 0 <= self.energy_kj <= _UINT16_MAX:
+            raise ValueError(f"energy {self.energy_kj} kJ is outside 0..65535")
+        rr_ticks = [rr_ms_to_ticks(rr) for rr in self.rr_ms]
+        if rr_ticks and not 0 <= min(rr_ticks) <= max(rr_ticks) <= _UINT16_MAX:
+            raise ValueError(f"RR intervals {self.rr_ms} ms are outside 0..{rr_ticks_to_ms(_UINT16_MAX):.1f} ms")
         flags = 0
         body = bytearray()
         if self.bpm > 0xFF:
@@ -127,7 +129,7 @@ class HeartRateMeasurement:
             body += struct.pack("<H", self.energy_kj)
         if self.rr_ms:
             flags |= _FLAG_RR
-            body += struct.pack(f"<{len(self.rr_ms)}H", *(rr_ms_to_ticks(rr) for rr in self.rr_ms))
+            body += struct.pack(f"<{len(rr_ticks)}H", *rr_ticks)
         return bytes([flags]) + bytes(body)
 
 

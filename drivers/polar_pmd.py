@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +48,7 @@ _UNCOMPRESSED_LAYOUT = {
     ("acc", 2): (3, 3),
     ("ecg", 0): (3, 1),
 }
+_NATIVE_WIDTHS: dict[int, np.dtype[np.signedinteger[Any]]] = {1: np.dtype("<i1"), 2: np.dtype("<i2")}
 # A derived sample interval this far from the nominal one means a lost frame or a
 # clock reset, not the ±2 % rate error real sensors have.
 _MAX_INTERVAL_DEVIATION = 0.25
@@ -66,10 +68,9 @@ class PmdDataFrame:
     def from_bytes(
         cls, payload: bytes, *, resolution: int = 16, channels: int | None = None, factor: float = 1.0
     ) -> PmdDataFrame:
-        data = bytes(payload)
-        if len(data) < _HEADER.size:
-            raise MalformedPayload(f"PMD frame of {len(data)} bytes; the header alone is {_HEADER.size}")
-        type_byte, timestamp_ns, frame_byte = _HEADER.unpack_from(data)
+        if len(payload) < _HEADER.size:
+            raise MalformedPayload(f"PMD frame of {len(payload)} bytes; the header alone is {_HEADER.size}")
+        type_byte, timestamp_ns, frame_byte = _HEADER.unpack_from(payload)
         measurement = MEASUREMENT_NAMES.get(type_byte & 0x3F)
         if measurement is None:
             raise MalformedPayload(f"unknown PMD measurement type {type_byte & 0x3F}")
@@ -82,14 +83,14 @@ class PmdDataFrame:
         width, n_channels = layout
         if channels is not None and channels != n_channels:
             raise MalformedPayload(f"{measurement} frame type {frame_type} has {n_channels} channels, not {channels}")
-        content = data[_HEADER.size :]
+        content_size = len(payload) - _HEADER.size
         stride = width * n_channels
-        if not content or len(content) % stride:
+        if content_size == 0 or content_size % stride:
             raise MalformedPayload(
-                f"{measurement} frame type {frame_type} content of {len(content)} bytes "
+                f"{measurement} frame type {frame_type} content of {content_size} bytes "
                 f"is not a positive multiple of {stride}"
             )
-        values = _decode_signed(content, width).reshape(-1, n_channels).astype(np.float64)
+        values = _decode_signed(payload, width).reshape(-1, n_channels)
         if factor != 1.0:
             values *= factor
         return cls(measurement, timestamp_ns, frame_type, values, compressed)
@@ -111,16 +112,17 @@ class PmdDataFrame:
         return header + little_endian.tobytes()
 
 
-def _decode_signed(content: bytes, width: int) -> npt.NDArray[np.int64]:
-    """Little-endian two's-complement integers of ``width`` bytes each."""
-    if width in (1, 2):
-        return np.frombuffer(content, dtype=f"<i{width}").astype(np.int64)
-    octets = np.frombuffer(content, dtype=np.uint8).reshape(-1, width).astype(np.int64)
+def _decode_signed(payload: bytes, width: int) -> npt.NDArray[np.float64]:
+    """The frame content as little-endian two's-complement integers of ``width`` bytes."""
+    native = _NATIVE_WIDTHS.get(width)
+    if native is not None:
+        return np.frombuffer(payload[_HEADER.size :], dtype=native).astype(np.float64)
+    octets = np.frombuffer(payload[_HEADER.size :], dtype=np.uint8).reshape(-1, width).astype(np.int64)
     unsigned = np.zeros(len(octets), dtype=np.int64)
     for i in range(width):
         unsigned |= octets[:, i] << (8 * i)
     sign = np.int64(1) << (8 * width - 1)
-    return (unsigned ^ sign) - sign
+    return ((unsigned ^ sign) - sign).astype(np.float64)
 
 
 def decode_frame(

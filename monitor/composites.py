@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,9 @@ from monitor.recordings import (
 CAPTURES_DIR = Path(__file__).parent / "captures"
 WALKING_CAPTURE = CAPTURES_DIR / "walking_h10.jsonl.gz"
 STRENGTH_CAPTURE = CAPTURES_DIR / "strength_h10.jsonl.gz"
+
+Notification = tuple[int, str, str, bytes]
+"""(host time ns, device id, characteristic UUID, payload), as a capture stores them."""
 
 DEVICE_ID = "h10"
 SAMPLES_PER_FRAME = 36
@@ -84,7 +88,7 @@ class _Latency:
 
 def _heart_rate_notifications(
     beats: BeatSeries, *, start_ns: int, duration_s: float, latency: _Latency
-) -> Iterator[tuple[int, str, str, bytes]]:
+) -> Iterator[Notification]:
     """One notification a second with the RR intervals of the beats that ended in it."""
     beat_t_s = beats.beat_t_s[1:]
     for second in range(1, int(duration_s) + 1):
@@ -98,7 +102,7 @@ def _heart_rate_notifications(
 
 def _acc_notifications(
     acc_mg: npt.NDArray[np.float64], *, rate_hz: int, start_ns: int, latency: _Latency
-) -> Iterator[tuple[int, str, str, bytes]]:
+) -> Iterator[Notification]:
     """PMD frames for samples taken at ``start_ns + k / rate_hz``; sensor clock unset."""
     sensor_start_ns = H10_UNSET_CLOCK_NS + 35_000_000_000
     yield start_ns - 300_000_000, DEVICE_ID, PMD_CONTROL_POINT_UUID, PMD_ACC_START_RESPONSE
@@ -111,11 +115,61 @@ def _acc_notifications(
         yield sampled_ns + latency.ns(), DEVICE_ID, PMD_DATA_UUID, bytes(frame)
 
 
-def _merge(*streams: Iterator[tuple[int, str, str, bytes]]) -> list[tuple[int, str, str, bytes]]:
+def _merge(*streams: Iterator[Notification]) -> list[Notification]:
     return sorted((item for stream in streams for item in stream), key=lambda item: item[0])
 
 
-def build_walking(recordings: Path) -> tuple[CaptureHeader, list[tuple[int, str, str, bytes]]]:
+def _h10_composite(
+    *,
+    kind: Literal["walking", "strength"],
+    acc_description: str,
+    rr: tuple[str, str],
+    beats: BeatSeries,
+    acc_mg: npt.NDArray[np.float64],
+    acc_rate_hz: int,
+    acc_source: CaptureSource,
+    acc_truth: dict[str, object],
+    start_ns: int,
+    seed: int,
+    extra_truth: dict[str, object] | None = None,
+) -> tuple[CaptureHeader, list[Notification]]:
+    """Header and notifications of an H10 session: GUDB RR ``rr`` plus ``acc_mg`` sampled from ``start_ns``."""
+    subject, task = rr
+    duration_s = min(float(beats.beat_t_s[-1]), len(acc_mg) / acc_rate_hz)
+    header = CaptureHeader(
+        description=(
+            "Composite of two real recordings, encoded as a Polar H10 would send them: RR intervals from "
+            f"GUDB {subject}/{task} (chest-strap ECG, hand-checked R peaks) and {acc_description}. "
+            "Heart rate and acceleration come from different people."
+        ),
+        kind=kind,
+        composite=True,
+        devices=[_h10_device(acc_rate_hz)],
+        sources=[
+            CaptureSource(
+                signal="rr_ms",
+                recording=f"gudb_rr/{subject}/{task}/annotation_cs.tsv",
+                licence="CC BY 3.0",
+                attribution=GUDB_ATTRIBUTION,
+            ),
+            acc_source,
+        ],
+        ground_truth={
+            "session_start_unix_ns": start_ns,
+            "acc": acc_truth,
+            "rr": {"subject": subject, "task": task},
+            **(extra_truth or {}),
+        },
+    )
+    latency = _Latency(seed)
+    notifications = _merge(
+        _heart_rate_notifications(beats, start_ns=start_ns, duration_s=duration_s, latency=latency),
+        _acc_notifications(acc_mg, rate_hz=acc_rate_hz, start_ns=start_ns, latency=latency),
+    )
+    return header, notifications
+
+
+def build_walking(recordings: Path) -> tuple[CaptureHeader, list[Notification]]:
     beats = load_gudb_beats(recordings, *WALK_RR)
     walk = load_oxford_walk(recordings, WALK)
     duration_s = float(min(beats.beat_t_s[-1], walk.t_s[-1]))
@@ -123,43 +177,24 @@ def build_walking(recordings: Path) -> tuple[CaptureHeader, list[tuple[int, str,
     acc_mg = np.column_stack([np.interp(grid_s, walk.t_s, walk.acc_ms2[:, i]) for i in range(3)])
     acc_mg *= 1000 / STANDARD_GRAVITY_MS2
     steps = int(np.count_nonzero(walk.step_t_s <= grid_s[-1]))
-    header = CaptureHeader(
-        description=(
-            "Composite of two real recordings, encoded as a Polar H10 would send them: RR intervals "
-            f"from GUDB {'/'.join(WALK_RR)} (chest-strap ECG, hand-checked R peaks) and acceleration "
-            f"from the Oxford neck-pouch walk {WALK} (phone axes), linearly resampled to "
-            f"{WALK_ACC_RATE_HZ} Hz. Heart rate and acceleration come from different people."
-        ),
+    return _h10_composite(
         kind="walking",
-        composite=True,
-        devices=[_h10_device(WALK_ACC_RATE_HZ)],
-        sources=[
-            CaptureSource(
-                signal="rr_ms",
-                recording=f"gudb_rr/{'/'.join(WALK_RR)}/annotation_cs.tsv",
-                licence="CC BY 3.0",
-                attribution=GUDB_ATTRIBUTION,
-            ),
-            CaptureSource(
-                signal="acc_mg",
-                recording=f"oxford_walks/{WALK}",
-                licence="CC BY 4.0",
-                attribution=OXFORD_ATTRIBUTION,
-            ),
-        ],
-        ground_truth={
-            "session_start_unix_ns": WALKING_START_NS,
-            "acc": {"recording": f"oxford_walks/{WALK}", "source_start_s": 0.0, "rate_hz": WALK_ACC_RATE_HZ},
-            "rr": {"subject": WALK_RR[0], "task": WALK_RR[1]},
-            "steps_foot_switch": steps,
-        },
+        acc_description=(
+            f"acceleration from the Oxford neck-pouch walk {WALK} (phone axes), linearly resampled to "
+            f"{WALK_ACC_RATE_HZ} Hz"
+        ),
+        rr=WALK_RR,
+        beats=beats,
+        acc_mg=acc_mg,
+        acc_rate_hz=WALK_ACC_RATE_HZ,
+        acc_source=CaptureSource(
+            signal="acc_mg", recording=f"oxford_walks/{WALK}", licence="CC BY 4.0", attribution=OXFORD_ATTRIBUTION
+        ),
+        acc_truth={"recording": f"oxford_walks/{WALK}", "source_start_s": 0.0, "rate_hz": WALK_ACC_RATE_HZ},
+        start_ns=WALKING_START_NS,
+        seed=2,
+        extra_truth={"steps_foot_switch": steps},
     )
-    latency = _Latency(seed=2)
-    notifications = _merge(
-        _heart_rate_notifications(beats, start_ns=WALKING_START_NS, duration_s=duration_s, latency=latency),
-        _acc_notifications(acc_mg, rate_hz=WALK_ACC_RATE_HZ, start_ns=WALKING_START_NS, latency=latency),
-    )
-    return header, notifications
 
 
 def _rest_mg(
@@ -172,7 +207,7 @@ def _rest_mg(
     return start_mg + weight[:, None] * (end_mg - start_mg) + rng.normal(0.0, REST_NOISE_MG, (n, 3))
 
 
-def build_strength(recordings: Path) -> tuple[CaptureHeader, list[tuple[int, str, str, bytes]]]:
+def build_strength(recordings: Path) -> tuple[CaptureHeader, list[Notification]]:
     beats = load_gudb_beats(recordings, *STRENGTH_RR)
     sets = load_spar_sets(recordings, STRENGTH_SETS)
     duration_s = float(beats.beat_t_s[-1])
@@ -205,43 +240,27 @@ def build_strength(recordings: Path) -> tuple[CaptureHeader, list[tuple[int, str
         previous_end_mg = set_mg[-1]
     parts.append(_rest_mg(previous_end_mg, previous_end_mg, total - sum(len(p) for p in parts), rng))
     acc_mg = np.concatenate(parts)
-    header = CaptureHeader(
-        description=(
-            "Composite of two real recordings, encoded as a Polar H10 would send them: RR intervals from "
-            f"GUDB {'/'.join(STRENGTH_RR)} (chest-strap ECG, hand-checked R peaks) and acceleration from "
-            f"three SPAR shoulder-exercise sets ({', '.join(STRENGTH_SETS)}; an Apple Watch on the wrist, "
-            "50 Hz, samples unchanged) with simulated rest between them (the arm still: gravity plus "
-            f"{REST_NOISE_MG:g} mG noise). Heart rate and acceleration come from different people."
-        ),
+    return _h10_composite(
         kind="strength",
-        composite=True,
-        devices=[_h10_device(SPAR_RATE_HZ)],
-        sources=[
-            CaptureSource(
-                signal="rr_ms",
-                recording=f"gudb_rr/{'/'.join(STRENGTH_RR)}/annotation_cs.tsv",
-                licence="CC BY 3.0",
-                attribution=GUDB_ATTRIBUTION,
-            ),
-            CaptureSource(
-                signal="acc_mg",
-                recording="spar_shoulder_reps/spar_watch_sets.npz",
-                licence="BSD-3-Clause",
-                attribution=SPAR_ATTRIBUTION,
-            ),
-        ],
-        ground_truth={
-            "session_start_unix_ns": STRENGTH_START_NS,
-            "acc": {"recording": "spar_shoulder_reps", "rate_hz": SPAR_RATE_HZ, "sets": segments},
-            "rr": {"subject": STRENGTH_RR[0], "task": STRENGTH_RR[1]},
-        },
+        acc_description=(
+            f"acceleration from three SPAR shoulder-exercise sets ({', '.join(STRENGTH_SETS)}; an Apple Watch "
+            "on the wrist, 50 Hz, samples unchanged) with simulated rest between them (the arm still: gravity "
+            f"plus {REST_NOISE_MG:g} mG noise)"
+        ),
+        rr=STRENGTH_RR,
+        beats=beats,
+        acc_mg=acc_mg,
+        acc_rate_hz=SPAR_RATE_HZ,
+        acc_source=CaptureSource(
+            signal="acc_mg",
+            recording="spar_shoulder_reps/spar_watch_sets.npz",
+            licence="BSD-3-Clause",
+            attribution=SPAR_ATTRIBUTION,
+        ),
+        acc_truth={"recording": "spar_shoulder_reps", "rate_hz": SPAR_RATE_HZ, "sets": segments},
+        start_ns=STRENGTH_START_NS,
+        seed=3,
     )
-    latency = _Latency(seed=3)
-    notifications = _merge(
-        _heart_rate_notifications(beats, start_ns=STRENGTH_START_NS, duration_s=duration_s, latency=latency),
-        _acc_notifications(acc_mg, rate_hz=SPAR_RATE_HZ, start_ns=STRENGTH_START_NS, latency=latency),
-    )
-    return header, notifications
 
 
 def build_bundled_captures(recordings: Path, out_dir: Path = CAPTURES_DIR) -> dict[Path, int]:

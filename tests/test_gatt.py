@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,6 +35,8 @@ def test_parses_reference_vectors(
 def test_rr_is_unrounded_ms() -> None:
     # Polar rounds 65535 to 63999 ms; the project keeps raw / 1024 * 1000.
     assert parse_heart_rate(bytes.fromhex("1000ffff")).rr_ms == (63999.0234375,)
+    ticks = range(0, 65536, 7)
+    assert [rr_ticks_to_ms(t) for t in ticks] == [t / 1024 * 1000 for t in ticks]
 
 
 @pytest.mark.parametrize(
@@ -78,6 +82,6 @@ def test_encoder_and_parser_round_trip(measurement: HeartRateMeasurement) -> Non
 @pytest.mark.parametrize(
     "kwargs", [{"bpm": -1}, {"bpm": 70000}, {"bpm": 60, "energy_kj": 65536}, {"bpm": 60, "rr_ms": (64001.0,)}]
 )
-def test_encoder_range_checks(kwargs: dict[str, object]) -> None:
+def test_encoder_range_checks(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="outside"):
-        HeartRateMeasurement(**kwargs)  # type: ignore[arg-type]
+        bytes(HeartRateMeasurement(**kwargs))
