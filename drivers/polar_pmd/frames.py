@@ -26,18 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.errors import MalformedPayload
-
-PMD_SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
-PMD_CONTROL_POINT_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
-PMD_DATA_UUID = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
-
-POLAR_EPOCH_UNIX_NS = 946_684_800_000_000_000
-"""The sensor clock counts ns from 2000-01-01T00:00:00Z; add this to get Unix ns."""
-H10_UNSET_CLOCK_NS = 599_616_000_000_000_000
-"""Where an H10 whose time was never set starts counting at power-up (2019-01-01)."""
-
-MEASUREMENT_NAMES = {0: "ecg", 1: "ppg", 2: "acc", 3: "ppi", 5: "gyro", 6: "mag"}
-MEASUREMENT_TYPES = {name: code for code, name in MEASUREMENT_NAMES.items()}
+from drivers.polar_pmd.constants import DATA_MEASUREMENTS, MEASUREMENT_TYPES
 
 _HEADER = struct.Struct("<BQB")
 _COMPRESSED = 0x80
@@ -49,9 +38,6 @@ _UNCOMPRESSED_LAYOUT = {
     ("ecg", 0): (3, 1),
 }
 _NATIVE_WIDTHS: dict[int, np.dtype[np.signedinteger[Any]]] = {1: np.dtype("<i1"), 2: np.dtype("<i2")}
-# A derived sample interval this far from the nominal one means a lost frame or a
-# clock reset, not the ±2 % rate error real sensors have.
-_MAX_INTERVAL_DEVIATION = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +57,7 @@ class PmdDataFrame:
         if len(payload) < _HEADER.size:
             raise MalformedPayload(f"PMD frame of {len(payload)} bytes; the header alone is {_HEADER.size}")
         type_byte, timestamp_ns, frame_byte = _HEADER.unpack_from(payload)
-        measurement = MEASUREMENT_NAMES.get(type_byte & 0x3F)
+        measurement = DATA_MEASUREMENTS.get(type_byte & 0x3F)
         if measurement is None:
             raise MalformedPayload(f"unknown PMD measurement type {type_byte & 0x3F}")
         compressed = bool(frame_byte & _COMPRESSED)
@@ -130,36 +116,3 @@ def decode_frame(
 ) -> PmdDataFrame:
     """Decode a PMD data notification; raises :class:`MalformedPayload`."""
     return PmdDataFrame.from_bytes(payload, resolution=resolution, channels=channels, factor=factor)
-
-
-class SampleTimestamps:
-    """Per-sample sensor timestamps by the Polar SDK's rule (``PmdTimeStampUtils``).
-
-    First frame: interval = 1e9 / nominal rate, counted back from the frame timestamp.
-    Later frames: interval = (ts − previous ts) / n, counted forward from the previous
-    frame, so the sensor's real rate (≈ 50.9 Hz for a nominal 50) is followed. Unlike
-    the SDK, a derived interval more than 25 % off the nominal one (a lost frame, a
-    clock reset) falls back to the first-frame rule instead of smearing samples over
-    the gap. State is kept per (measurement, frame type); call :meth:`reset` on stop
-    or disconnect.
-    """
-
-    def __init__(self) -> None:
-        self._previous_ns: dict[tuple[str, int], int] = {}
-
-    def reset(self) -> None:
-        self._previous_ns.clear()
-
-    def sample_times_ns(self, frame: PmdDataFrame, *, nominal_rate_hz: float) -> npt.NDArray[np.int64]:
-        """Sensor-clock time of each sample of ``frame``, ns since 2000-01-01."""
-        n = len(frame.samples)
-        key = (frame.measurement, frame.frame_type)
-        nominal_ns = 1e9 / nominal_rate_hz
-        previous = self._previous_ns.get(key)
-        self._previous_ns[key] = frame.timestamp_ns
-        steps = np.arange(n, dtype=np.float64)
-        if previous is not None:
-            interval_ns = (frame.timestamp_ns - previous) / n
-            if abs(interval_ns - nominal_ns) <= _MAX_INTERVAL_DEVIATION * nominal_ns:
-                return previous + np.rint(interval_ns * (steps + 1)).astype(np.int64)
-        return frame.timestamp_ns - np.rint(nominal_ns * (n - 1 - steps)).astype(np.int64)
