@@ -65,7 +65,8 @@ class NotificationDecoder:
 
     def __init__(self, device: str, *, acc: PmdStream | None = None) -> None:
         self.device = device
-        self._acc = acc
+        self.acc = acc
+        """The ACC stream settings; a driver sets them once the device has started the stream."""
         self._timestamps = SampleTimestamps()
 
     def reset(self) -> None:
@@ -82,7 +83,7 @@ class NotificationDecoder:
         return None
 
     def _decode_pmd(self, t_host_ns: int, payload: bytes) -> AccelerationBatch:
-        stream = self._acc
+        stream = self.acc
         if stream is None:
             raise MalformedPayload("PMD data arrived but no ACC stream was started")
         frame = decode_frame(payload, resolution=stream.resolution_bits, factor=stream.factor)

@@ -178,13 +178,32 @@ class CaptureReader:
         return CaptureRecord(line_no, t_ns, device, characteristic.lower(), payload)
 
 
+class CaptureWriter:
+    """Writes a capture as notifications arrive, so a long recording never sits in memory."""
+
+    def __init__(self, path: str | Path, header: CaptureHeader) -> None:
+        self._file = _open_text(Path(path), "w")
+        self._file.write(header.model_dump_json() + "\n")
+        self.count = 0
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, t_ns: int, device: str, characteristic: str, payload: bytes) -> None:
+        record = {"t_ns": t_ns, "device": device, "char": characteristic, "hex": payload.hex()}
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def write_capture(path: str | Path, header: CaptureHeader, notifications: Iterable[tuple[int, str, str, bytes]]) -> int:
     """Write ``(t_ns, device, characteristic, payload)`` notifications; returns their count."""
-    count = 0
-    with _open_text(Path(path), "w") as out:
-        out.write(header.model_dump_json(exclude_defaults=False) + "\n")
-        for t_ns, device, characteristic, payload in notifications:
-            record = {"t_ns": t_ns, "device": device, "char": characteristic, "hex": payload.hex()}
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
-            count += 1
-    return count
+    with CaptureWriter(path, header) as writer:
+        for notification in notifications:
+            writer.write(*notification)
+    return writer.count

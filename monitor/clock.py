@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import numpy.typing as npt
 
@@ -10,28 +12,59 @@ class ClockAlignment:
     """Wall time for sensor timestamps, from (sensor time, host receive time) pairs.
 
     A notification reaches the host some latency after the sensor stamped its last
-    sample, and that latency is never negative. So the smallest ``host − sensor`` seen
-    so far is the best estimate of the clock offset: it is the pair with the least
-    queueing in the radio and the host. Drift between the clocks is not modelled yet.
+    sample, and that latency is never negative, so the smallest ``host − sensor`` of a
+    stretch of time is the best estimate of the clock offset then: the pair with the
+    least queueing in the radio and the host. Sensor crystals drift (an H10 and a
+    Verity Sense drift apart by about 1.8 s a day, polar-ble-sdk#674), so the offset is
+    not one number: the alignment keeps the least-delayed pair of every ``window_s`` of
+    sensor time, and once it has three fits a line through the last ``max_windows`` of
+    them. A pair that disagrees with the line by more than ``reset_threshold_s`` means
+    the sensor clock jumped (a reboot resets an H10 to 2019) and starts the history
+    anew. Memory is bounded by ``max_windows``.
     """
 
-    def __init__(self) -> None:
-        self._offset_ns: int | None = None
-
-    @property
-    def offset_ns(self) -> int | None:
-        return self._offset_ns
+    def __init__(self, *, window_s: float = 30.0, max_windows: int = 40, reset_threshold_s: float = 1.0) -> None:
+        self._window_ns = int(window_s * 1e9)
+        self._reset_threshold_ns = reset_threshold_s * 1e9
+        self._minima: deque[tuple[int, int]] = deque(maxlen=max_windows)
+        """(sensor ns, offset ns) of the least-delayed pair of each finished window."""
+        self._current: tuple[int, int, int] | None = None
+        """(window index, sensor ns, offset ns) of the window being filled."""
 
     def observe(self, *, t_sensor_ns: int, t_host_ns: int) -> None:
         """Record that a sample stamped ``t_sensor_ns`` had arrived by ``t_host_ns``."""
         offset = t_host_ns - t_sensor_ns
-        if self._offset_ns is None or offset < self._offset_ns:
-            self._offset_ns = offset
+        if self._current is not None and abs(offset - self._offset_at(t_sensor_ns)) > self._reset_threshold_ns:
+            self._minima.clear()
+            self._current = None
+        window = t_sensor_ns // self._window_ns
+        if self._current is None or window != self._current[0]:
+            if self._current is not None:
+                self._minima.append(self._current[1:])
+            self._current = (window, t_sensor_ns, offset)
+        elif offset < self._current[2]:
+            self._current = (window, t_sensor_ns, offset)
 
-    def to_wall_ns(self, t_sensor_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        if self._offset_ns is None:
+    def to_wall_ns(self, t_sensor_ns: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        times = np.asarray(t_sensor_ns, dtype=np.int64)
+        if self._current is None:
             raise RuntimeError("no (sensor, host) time pair observed yet")
-        return np.asarray(t_sensor_ns, dtype=np.int64) + self._offset_ns
+        return times + np.rint(self._offset_at(times)).astype(np.int64)
+
+    def _offset_at(self, t_sensor_ns: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        assert self._current is not None
+        points = [*self._minima, self._current[1:]]
+        offsets = np.array([offset for _, offset in points], dtype=np.int64)
+        base = int(offsets.min())
+        if len(points) < 3:
+            return np.full(np.shape(t_sensor_ns), float(base))
+        # Relative to the first point, so float64 keeps ns resolution.
+        origin = points[0][0]
+        x_s = np.array([sensor - origin for sensor, _ in points], dtype=np.float64) / 1e9
+        slope, intercept = np.polyfit(x_s, (offsets - base).astype(np.float64), 1)
+        at_s = (np.asarray(t_sensor_ns, dtype=np.int64) - origin) / 1e9
+        offset: npt.NDArray[np.float64] = base + intercept + slope * at_s
+        return offset
 
 
 class BeatClock:

@@ -111,6 +111,12 @@ class SessionRecorder:
         self._buffer("acc_mg", reading.device).add(reading.t_sensor_ns, reading.acc_mg)
         self._flush_full(reading.device)
 
+    def report_event(self, kind: str, message: str, *, t_ns: int | None = None) -> None:
+        """Keep something the session should say about its data, e.g. a link gap."""
+        with self.store.session() as db:
+            db.add(SessionEvent(session_id=self.session_id, t_ns=t_ns, kind=kind, message=message[:500]))
+            db.commit()
+
     def report_problem(self, message: str, *, t_ns: int | None = None) -> None:
         """Count a notification that could not be used, and keep its description.
 

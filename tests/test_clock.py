@@ -78,3 +78,63 @@ def test_a_notification_without_beats_gives_none_but_counts_as_heard() -> None:
     # Heard a second ago, so the chain holds: 1.3 s after the first beat, not at receive time.
     beat = clock.beat_times_ns(t_host_ns=WALL_EPOCH_NS + 2_000_000_000, rr_ms=[1300.0])
     assert beat.tolist() == [WALL_EPOCH_NS + 1_300_000_000]
+
+
+def simulate_device(
+    clock: ClockAlignment,
+    *,
+    drift_ppm: float,
+    frame_s: float,
+    until_s: float,
+    rng: np.random.Generator,
+    t_from_s: float,
+) -> None:
+    """Feed a clock the frames a drifting sensor sends between t_from_s and until_s of true time."""
+    true_s = np.arange(t_from_s, until_s, frame_s)
+    sensor_ns = SENSOR_EPOCH_NS + (true_s * (1 + drift_ppm * 1e-6) * 1e9).astype(np.int64)
+    host_ns = WALL_EPOCH_NS + (true_s * 1e9).astype(np.int64) + latencies_ns(rng, len(true_s))
+    for sensor, host in zip(sensor_ns, host_ns, strict=True):
+        clock.observe(t_sensor_ns=int(sensor), t_host_ns=int(host))
+
+
+def test_two_drifting_sensors_stay_on_one_time_axis_for_an_hour() -> None:
+    # ±40 ppm puts the sensor clocks 290 ms apart after an hour; the alignment must
+    # keep simultaneous samples of both within 50 ms of each other, all the way.
+    rng = np.random.default_rng(11)
+    drifts_ppm = {"h10": 40.0, "verity": -40.0}
+    frame_s = {"h10": 0.18, "verity": 0.7}
+    clocks = {name: ClockAlignment() for name in drifts_ppm}
+    worst_ms = 0.0
+    for minute in range(60):
+        for name, clock in clocks.items():
+            simulate_device(
+                clock,
+                drift_ppm=drifts_ppm[name],
+                frame_s=frame_s[name],
+                until_s=(minute + 1) * 60.0,
+                rng=rng,
+                t_from_s=minute * 60.0,
+            )
+        true_s = (minute + 1) * 60.0
+        wall = {
+            name: int(
+                clock.to_wall_ns(np.array([SENSOR_EPOCH_NS + int(true_s * (1 + drifts_ppm[name] * 1e-6) * 1e9)]))[0]
+            )
+            for name, clock in clocks.items()
+        }
+        worst_ms = max(worst_ms, abs(wall["h10"] - wall["verity"]) / 1e6)
+        for name in clocks:
+            assert 0 <= (wall[name] - WALL_EPOCH_NS) / 1e6 - true_s * 1e3 < 30
+    assert worst_ms < 50
+
+
+def test_a_sensor_clock_reset_starts_the_alignment_anew() -> None:
+    clock = ClockAlignment()
+    for i in range(400):
+        clock.observe(
+            t_sensor_ns=SENSOR_EPOCH_NS + i * 500_000_000, t_host_ns=WALL_EPOCH_NS + i * 500_000_000 + 9_000_000
+        )
+    # The strap rebooted: its clock is back at 2019-01-01 plus a few seconds.
+    rebooted_ns = SENSOR_EPOCH_NS - 3_600 * 10**9
+    clock.observe(t_sensor_ns=rebooted_ns, t_host_ns=WALL_EPOCH_NS + 201 * 10**9)
+    assert clock.to_wall_ns(np.array([rebooted_ns]))[0] == WALL_EPOCH_NS + 201 * 10**9

@@ -1,0 +1,10 @@
+"""The ``dosis`` command line; each module adds its commands to one typer app."""
+
+from monitor.cli import serving, sessions
+from monitor.cli.common import app
+
+__all__ = ["app", "main", "serving", "sessions"]
+
+
+def main() -> None:
+    app()
