@@ -1,7 +1,8 @@
 """Polar Measurement Data (PMD): data frames, per-sample timestamps and the control point.
 
 The public names tests and tools rely on live here: ``decode_frame``,
-``parse_control_point_response``, ``parse_settings`` and friends.
+``parse_control_point_response``, ``parse_settings`` and friends. The delta codec of
+compressed frames is in :mod:`drivers.polar_pmd.delta`.
 """
 
 from drivers.polar_pmd.constants import (
@@ -31,8 +32,8 @@ from drivers.polar_pmd.control import (
     status_text,
     stop_request,
 )
-from drivers.polar_pmd.frames import PmdDataFrame, decode_frame
-from drivers.polar_pmd.timestamps import SampleTimestamps
+from drivers.polar_pmd.frames import RECORD_DTYPES, PmdDataFrame, decode_frame
+from drivers.polar_pmd.timestamps import SampleTimestamps, clock_was_set, ppi_sample_times_ns
 
 __all__ = [
     "H10_UNSET_CLOCK_NS",
@@ -42,6 +43,7 @@ __all__ = [
     "PMD_DATA_UUID",
     "PMD_SERVICE_UUID",
     "POLAR_EPOCH_UNIX_NS",
+    "RECORD_DTYPES",
     "ControlPointRequest",
     "ControlPointResponse",
     "MeasurementStopped",
@@ -50,6 +52,7 @@ __all__ = [
     "ResponseAssembler",
     "SampleTimestamps",
     "Status",
+    "clock_was_set",
     "decode_frame",
     "encode_features",
     "encode_settings",
@@ -57,6 +60,7 @@ __all__ = [
     "parse_control_point_response",
     "parse_features",
     "parse_settings",
+    "ppi_sample_times_ns",
     "settings_request",
     "start_request",
     "status_text",
