@@ -16,6 +16,8 @@ import numpy.typing as npt
 from drivers.errors import MalformedPayload
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID, parse_heart_rate
 from drivers.polar_pmd import PMD_DATA_UUID, POLAR_EPOCH_UNIX_NS, SampleTimestamps, decode_frame
+from drivers.polar_pmd.constants import DATA_MEASUREMENTS
+from drivers.polar_pmd.timestamps import ppi_sample_times_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,26 @@ class AccelerationBatch:
     acc_mg: npt.NDArray[np.float64] = field(repr=False)
 
 
-Reading = HeartRateReading | AccelerationBatch
+@dataclass(frozen=True, slots=True)
+class PpiBatch:
+    """Optical pulse-to-pulse intervals from one PMD frame (Verity Sense, OH1).
+
+    ``t_sensor_ns`` is each beat's sensor time (Unix epoch, not yet aligned), or None when
+    the device sent no frame timestamp; then only the receive time is known.
+    """
+
+    device: str
+    t_host_ns: int
+    t_sensor_ns: npt.NDArray[np.int64] | None = field(repr=False)
+    pp_ms: npt.NDArray[np.float64] = field(repr=False)
+    pp_error_ms: npt.NDArray[np.float64] = field(repr=False)
+    hr_bpm: npt.NDArray[np.float64] = field(repr=False)
+    blocker: npt.NDArray[np.bool_] = field(repr=False)
+    """The device flags the interval as unreliable (movement, poor contact)."""
+    skin_contact: npt.NDArray[np.bool_] = field(repr=False)
+
+
+Reading = HeartRateReading | AccelerationBatch | PpiBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +84,12 @@ class NotificationDecoder:
     returns None for a characteristic no reading comes from (control point traffic).
     """
 
-    def __init__(self, device: str, *, acc: PmdStream | None = None) -> None:
+    def __init__(self, device: str, *, acc: PmdStream | None = None, ppi: bool = False) -> None:
         self.device = device
         self.acc = acc
         """The ACC stream settings; a driver sets them once the device has started the stream."""
+        self.ppi = ppi
+        """Whether a PPI stream was started."""
         self._timestamps = SampleTimestamps()
 
     def reset(self) -> None:
@@ -82,12 +105,25 @@ class NotificationDecoder:
             return self._decode_pmd(t_host_ns, payload)
         return None
 
-    def _decode_pmd(self, t_host_ns: int, payload: bytes) -> AccelerationBatch:
-        stream = self.acc
-        if stream is None:
-            raise MalformedPayload("PMD data arrived but no ACC stream was started")
-        frame = decode_frame(payload, resolution=stream.resolution_bits, factor=stream.factor)
-        if frame.measurement != "acc":
-            raise MalformedPayload(f"PMD {frame.measurement} frame arrived but only ACC was started")
-        t_sensor_ns = self._timestamps.sample_times_ns(frame, nominal_rate_hz=stream.sample_rate_hz)
-        return AccelerationBatch(self.device, t_host_ns, t_sensor_ns + POLAR_EPOCH_UNIX_NS, frame.samples)
+    def _decode_pmd(self, t_host_ns: int, payload: bytes) -> AccelerationBatch | PpiBatch:
+        measurement = DATA_MEASUREMENTS.get(payload[0] & 0x3F) if payload else None
+        if measurement == "acc" and self.acc is not None:
+            stream = self.acc
+            frame = decode_frame(payload, resolution=stream.resolution_bits, factor=stream.factor)
+            t_sensor_ns = self._timestamps.sample_times_ns(frame, nominal_rate_hz=stream.sample_rate_hz)
+            return AccelerationBatch(self.device, t_host_ns, t_sensor_ns + POLAR_EPOCH_UNIX_NS, frame.samples)
+        if measurement == "ppi" and self.ppi:
+            frame = decode_frame(payload)
+            beat_ns = ppi_sample_times_ns(frame)
+            samples = frame.samples
+            return PpiBatch(
+                self.device,
+                t_host_ns,
+                None if beat_ns is None else beat_ns + POLAR_EPOCH_UNIX_NS,
+                samples["pp_ms"].astype(np.float64),
+                samples["pp_error_ms"].astype(np.float64),
+                samples["hr"].astype(np.float64),
+                samples["blocker"].astype(bool),
+                samples["skin_contact"].astype(bool),
+            )
+        raise MalformedPayload(f"PMD {measurement or 'unknown'} data arrived but that stream was not started")

@@ -30,6 +30,8 @@ class ClockAlignment:
         """(sensor ns, offset ns) of the least-delayed pair of each finished window."""
         self._current: tuple[int, int, int] | None = None
         """(window index, sensor ns, offset ns) of the window being filled."""
+        self._line: tuple[int, float, float] | None = None
+        """(origin sensor ns, offset ns at the origin, slope): the fit, until a pair changes it."""
 
     def observe(self, *, t_sensor_ns: int, t_host_ns: int) -> None:
         """Record that a sample stamped ``t_sensor_ns`` had arrived by ``t_host_ns``."""
@@ -42,8 +44,10 @@ class ClockAlignment:
             if self._current is not None:
                 self._minima.append(self._current[1:])
             self._current = (window, t_sensor_ns, offset)
+            self._line = None
         elif offset < self._current[2]:
             self._current = (window, t_sensor_ns, offset)
+            self._line = None
 
     def to_wall_ns(self, t_sensor_ns: npt.ArrayLike) -> npt.NDArray[np.int64]:
         times = np.asarray(t_sensor_ns, dtype=np.int64)
@@ -52,19 +56,25 @@ class ClockAlignment:
         return times + np.rint(self._offset_at(times)).astype(np.int64)
 
     def _offset_at(self, t_sensor_ns: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        if self._line is None:
+            self._line = self._fit()
+        origin, offset_at_origin, slope = self._line
+        at_s = (np.asarray(t_sensor_ns, dtype=np.int64) - origin) / 1e9
+        offset: npt.NDArray[np.float64] = offset_at_origin + slope * at_s
+        return offset
+
+    def _fit(self) -> tuple[int, float, float]:
         assert self._current is not None
         points = [*self._minima, self._current[1:]]
+        origin = points[0][0]
         offsets = np.array([offset for _, offset in points], dtype=np.int64)
         base = int(offsets.min())
         if len(points) < 3:
-            return np.full(np.shape(t_sensor_ns), float(base))
-        # Relative to the first point, so float64 keeps ns resolution.
-        origin = points[0][0]
+            return origin, float(base), 0.0
+        # Relative to the first point and the smallest offset, so float64 keeps ns resolution.
         x_s = np.array([sensor - origin for sensor, _ in points], dtype=np.float64) / 1e9
         slope, intercept = np.polyfit(x_s, (offsets - base).astype(np.float64), 1)
-        at_s = (np.asarray(t_sensor_ns, dtype=np.int64) - origin) / 1e9
-        offset: npt.NDArray[np.float64] = base + intercept + slope * at_s
-        return offset
+        return origin, base + float(intercept), float(slope)
 
 
 class BeatClock:

@@ -1,7 +1,8 @@
 """The demo clinic: a clinician, patients with weeks of history, and a session running now.
 
-Every session is recorded by replaying a bundled capture through the real parsers
-and session code, so the demo shows exactly what the pipeline stores.
+History is recorded by replaying the bundled captures through the real parsers and
+session code; the session running now comes from a virtual Polar H10 over bleak. The
+demo shows exactly what the pipeline stores.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from bleak import BleakScanner
+
+from drivers.devices import PolarH10
+from drivers.virtual import Replay, VirtualPolarH10, backend_classes
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
+from monitor.live import record_session
 from monitor.replay import replay_capture
 from monitor.store import Clinician, Patient, Store
 
@@ -71,11 +77,31 @@ async def seed_demo_clinic(
     return patients
 
 
-async def run_live_sessions(store: Store, patients: list[Patient], *, now_ns: Callable[[], int]) -> None:
-    """Replay captures in real time, one after the other, as if patients were training now."""
+async def run_live_sessions(store: Store, patients: list[Patient]) -> None:
+    """Patients training now, one after the other, each wearing a virtual Polar H10.
+
+    The strap replays a bundled capture in real time over Bumble's virtual link, and the
+    session is recorded exactly as from a real strap: bleak, the H10 driver, the live
+    recorder.
+    """
+    client, scanner = backend_classes()
     for patient, demo in itertools.cycle(zip(patients, DEMO_PATIENTS, strict=True)):
         kind = demo.kinds[0]
-        await replay_capture(CAPTURES[kind], store, patient_id=patient.id, kind=kind, start_at_ns=now_ns(), speed=1.0)
+        replay = Replay.from_capture(CAPTURES[kind])
+        assert replay.acc is not None
+        async with VirtualPolarH10(replay, at_end="stop") as strap:
+            device = await BleakScanner.find_device_by_name(strap.name, backend=scanner)
+            if device is None:
+                raise RuntimeError(f"the virtual {strap.name} is not advertising")
+            driver = PolarH10(device, backend=client, acc_rate_hz=int(replay.acc.sample_rate_hz))
+            await record_session(
+                store,
+                [driver],
+                patient_id=patient.id,
+                kind=kind,
+                duration_s=replay.items[-1].t_ns / 1e9,
+                source="live, from a virtual Polar H10 replaying a bundled capture",
+            )
 
 
 def fresh_demo_database(data_dir: Path) -> str:

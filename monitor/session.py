@@ -17,7 +17,7 @@ import numpy.typing as npt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from drivers.readings import AccelerationBatch, HeartRateReading, Reading
+from drivers.readings import AccelerationBatch, HeartRateReading, PpiBatch, Reading
 from monitor.analysis import heart_rate_summary
 from monitor.clock import BeatClock, ClockAlignment
 from monitor.store import SessionEvent, Store, TrainingSession
@@ -34,6 +34,8 @@ def ns_to_datetime(t_ns: int) -> datetime:
 
 @dataclass
 class _ChunkBuffer:
+    sensor_clock: bool = False
+    """Times are the device's sensor clock, put on the wall clock when the chunk is written."""
     t_ns: list[npt.NDArray[np.int64]] = field(default_factory=list)
     values: list[npt.NDArray[np.float64]] = field(default_factory=list)
 
@@ -62,9 +64,9 @@ class SessionRecorder:
         self.problem_count = 0
         self._written_problem_count = 0
         self.sample_counts: dict[str, int] = defaultdict(int)
-        self._buffers: dict[tuple[str, str], _ChunkBuffer] = defaultdict(_ChunkBuffer)
+        self._buffers: dict[tuple[str, str, bool], _ChunkBuffer] = {}
         self._clocks: dict[str, ClockAlignment] = defaultdict(ClockAlignment)
-        self._beat_clocks: dict[str, BeatClock] = defaultdict(BeatClock)
+        self._beat_clocks: dict[tuple[str, str], BeatClock] = defaultdict(BeatClock)
 
     @classmethod
     def start(
@@ -96,11 +98,14 @@ class SessionRecorder:
             self._consume_heart_rate(reading)
         elif isinstance(reading, AccelerationBatch):
             self._consume_acceleration(reading)
+        else:
+            self._consume_ppi(reading)
 
     def _consume_heart_rate(self, reading: HeartRateReading) -> None:
         contact = _CONTACT_CODE[reading.sensor_contact]
         self._buffer("hr_bpm", reading.device).add(reading.t_host_ns, [reading.bpm, contact])
-        beat_t_ns = self._beat_clocks[reading.device].beat_times_ns(t_host_ns=reading.t_host_ns, rr_ms=reading.rr_ms)
+        beat_clock = self._beat_clocks[("rr_ms", reading.device)]
+        beat_t_ns = beat_clock.beat_times_ns(t_host_ns=reading.t_host_ns, rr_ms=reading.rr_ms)
         if reading.rr_ms:
             self._buffer("rr_ms", reading.device).add(beat_t_ns, np.asarray(reading.rr_ms)[:, None])
         self._flush_full(reading.device)
@@ -108,7 +113,19 @@ class SessionRecorder:
     def _consume_acceleration(self, reading: AccelerationBatch) -> None:
         self._clocks[reading.device].observe(t_sensor_ns=int(reading.t_sensor_ns[-1]), t_host_ns=reading.t_host_ns)
         # Kept in sensor time until the chunk is written, so it gets the best offset yet.
-        self._buffer("acc_mg", reading.device).add(reading.t_sensor_ns, reading.acc_mg)
+        self._buffer("acc_mg", reading.device, sensor_clock=True).add(reading.t_sensor_ns, reading.acc_mg)
+        self._flush_full(reading.device)
+
+    def _consume_ppi(self, reading: PpiBatch) -> None:
+        values = np.column_stack([reading.pp_ms, reading.pp_error_ms, reading.blocker, reading.skin_contact])
+        if reading.t_sensor_ns is not None:
+            self._clocks[reading.device].observe(t_sensor_ns=int(reading.t_sensor_ns[-1]), t_host_ns=reading.t_host_ns)
+            self._buffer("ppi_ms", reading.device, sensor_clock=True).add(reading.t_sensor_ns, values)
+        else:
+            # No frame timestamp: place the beats as heart-rate notifications' beats are.
+            beat_clock = self._beat_clocks[("ppi_ms", reading.device)]
+            beat_t_ns = beat_clock.beat_times_ns(t_host_ns=reading.t_host_ns, rr_ms=reading.pp_ms)
+            self._buffer("ppi_ms", reading.device).add(beat_t_ns, values)
         self._flush_full(reading.device)
 
     def report_event(self, kind: str, message: str, *, t_ns: int | None = None) -> None:
@@ -138,11 +155,11 @@ class SessionRecorder:
         )
         self._written_problem_count = self.problem_count
 
-    def _buffer(self, signal: str, device: str) -> _ChunkBuffer:
-        return self._buffers[(signal, device)]
+    def _buffer(self, signal: str, device: str, *, sensor_clock: bool = False) -> _ChunkBuffer:
+        return self._buffers.setdefault((signal, device, sensor_clock), _ChunkBuffer(sensor_clock))
 
     def _flush_full(self, device: str) -> None:
-        for (signal, buffered_device), buffer in self._buffers.items():
+        for (signal, buffered_device, _), buffer in self._buffers.items():
             if buffered_device == device and buffer.span_ns() >= CHUNK_SPAN_NS:
                 self._flush(signal, device, buffer)
 
@@ -150,7 +167,7 @@ class SessionRecorder:
         if not buffer.t_ns:
             return
         t_ns, values = buffer.take()
-        if signal == "acc_mg":
+        if buffer.sensor_clock:
             t_ns = self._clocks[device].to_wall_ns(t_ns)
         self.store.signals.append(self.session_id, signal, device, t_ns, values)
         self.sample_counts[signal] += len(t_ns)
@@ -161,7 +178,7 @@ class SessionRecorder:
 
     def finish(self, *, status: str = "complete", ended_at_ns: int | None = None) -> TrainingSession:
         """Write what is buffered and the session summary; returns the session row."""
-        for (signal, device), buffer in self._buffers.items():
+        for (signal, device, _), buffer in self._buffers.items():
             self._flush(signal, device, buffer)
         ended_ns = ended_at_ns if ended_at_ns is not None else self.last_t_ns
         hr = self.store.signals.read(self.session_id, "hr_bpm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_path
 from pydantic import Field
@@ -16,6 +17,9 @@ class Settings(BaseSettings):
     """Where the embedded database lives unless ``database_url`` says otherwise."""
     database_url: str | None = None
     """SQLAlchemy URL; default ``sqlite:///<data_dir>/dosis.sqlite3``."""
+    ble: Literal["system", "virtual"] = "system"
+    """``virtual``: bleak runs over Bumble's in-process link against virtual wearables
+    that replay the bundled captures, for trying Dosis without a strap."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from monitor.capture import CaptureReader, CaptureRecord
 from monitor.cli import app
 from monitor.composites import WALKING_CAPTURE
 from monitor.store import Store, TrainingSession
@@ -139,3 +140,59 @@ def test_demo_serves_the_clinic_with_a_live_session_and_stops_by_itself(tmp_path
         statuses = {s.status for s in db.scalars(select(TrainingSession))}
     store.close()
     assert statuses == {"complete", "interrupted"}
+
+
+@pytest.fixture
+def virtual_ble(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOSIS_BLE", "virtual")
+    return data_dir
+
+
+def test_scan_lists_the_wearables_nearby(virtual_ble: Path) -> None:
+    result = CliRunner().invoke(app, ["scan", "--timeout", "0.5"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Wearables nearby (2)" in result.output
+    assert "polar h10" in result.output
+    assert "Polar H10 0A1B2C3D" in result.output
+    assert "heart rate strap" in result.output
+
+
+def test_record_a_live_session_from_a_virtual_h10(virtual_ble: Path) -> None:
+    args = ["record", "--device", "0A1B2C3D", "--patient", "p-live", "--kind", "walking", "--duration", "2.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "(walking, complete)" in result.output
+    store = Store(f"sqlite:///{virtual_ble / 'dosis.sqlite3'}")
+    with store.session() as db:
+        session = db.scalars(select(TrainingSession)).one()
+    assert session.devices == "Polar H10 0A1B2C3D"
+    assert session.beat_count is not None
+    assert session.beat_count >= 2
+    assert session.acc_sample_count is not None
+    assert session.acc_sample_count > 200
+    store.close()
+
+
+def test_capture_writes_a_file_replay_can_read(virtual_ble: Path, tmp_path: Path) -> None:
+    out = tmp_path / "strap.jsonl.gz"
+    result = CliRunner().invoke(
+        app, ["capture", "--device", "Virtual HRM 0001", "--out", str(out), "--duration", "2.5"]
+    )
+    assert result.exit_code == 0, result.output
+    with CaptureReader(out) as reader:
+        records = [r for r in reader.records() if isinstance(r, CaptureRecord)]
+        assert reader.header.devices[0].name == "Virtual HRM 0001"
+    assert len(records) >= 2
+    assert f"{len(records)} notifications" in " ".join(result.output.split())
+    replayed = CliRunner().invoke(app, ["replay", str(out), "--patient", "p-cap", "--kind", "strength"])
+    assert replayed.exit_code == 0, replayed.output
+    assert f"{len(records)} (0 skipped)" in replayed.output
+    assert CliRunner().invoke(app, ["capture", "--device", "x", "--out", str(out)]).exit_code == 2
+
+
+def test_an_unknown_device_names_the_ones_nearby(virtual_ble: Path) -> None:
+    args = ["record", "--device", "Garmin", "--patient", "p", "--kind", "walking", "--scan-timeout", "0.5"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "no single wearable matches 'Garmin'" in result.output
+    assert "Polar H10 0A1B2C3D" in result.output

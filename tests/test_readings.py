@@ -35,8 +35,8 @@ def test_control_point_and_unknown_characteristics_give_no_reading() -> None:
 
 def test_pmd_data_without_a_started_stream_is_malformed() -> None:
     frame = bytes(PmdDataFrame("acc", H10_TS, 1, np.zeros((1, 3))))
-    with pytest.raises(MalformedPayload, match="no ACC stream"):
+    with pytest.raises(MalformedPayload, match="acc data arrived but that stream was not started"):
         NotificationDecoder("strap").decode(1, PMD_DATA_UUID, frame)
     ecg = bytes(PmdDataFrame("ecg", H10_TS, 0, np.zeros((2, 1))))
-    with pytest.raises(MalformedPayload, match="only ACC"):
+    with pytest.raises(MalformedPayload, match="ecg data arrived but that stream was not started"):
         NotificationDecoder("h10", acc=PmdStream(sample_rate_hz=200)).decode(1, PMD_DATA_UUID, ecg)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -64,11 +63,13 @@ def demo(
         f"the demo clinician is {DEMO_CLINICIAN.display_name}, {DEMO_CLINICIAN.email}."
     )
     console.print("Patients: " + ", ".join(f"{p.display_name} ({p.pseudonym})" for p in patients))
-    console.print("A live session is being replayed now." + ("" if duration else " Stop with Ctrl-C."))
+    console.print(
+        "A patient is training now, wearing a virtual Polar H10." + ("" if duration else " Stop with Ctrl-C.")
+    )
     server = uvicorn.Server(uvicorn.Config(create_app(store), host=settings.host, port=port, log_level="warning"))
 
     async def run() -> None:
-        live = asyncio.create_task(run_live_sessions(store, patients, now_ns=time.time_ns))
+        live = asyncio.create_task(run_live_sessions(store, patients))
         stopper = (
             asyncio.get_running_loop().call_later(duration, setattr, server, "should_exit", True) if duration else None
         )
