@@ -46,6 +46,16 @@ class AccelerationBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class EcgBatch:
+    """ECG samples in µV from one PMD frame; times as in :class:`AccelerationBatch`."""
+
+    device: str
+    t_host_ns: int
+    t_sensor_ns: npt.NDArray[np.int64] = field(repr=False)
+    ecg_uv: npt.NDArray[np.float64] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class PpiBatch:
     """Optical pulse-to-pulse intervals from one PMD frame (Verity Sense, OH1).
 
@@ -64,7 +74,7 @@ class PpiBatch:
     skin_contact: npt.NDArray[np.bool_] = field(repr=False)
 
 
-Reading = HeartRateReading | AccelerationBatch | PpiBatch
+Reading = HeartRateReading | AccelerationBatch | EcgBatch | PpiBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +94,13 @@ class NotificationDecoder:
     returns None for a characteristic no reading comes from (control point traffic).
     """
 
-    def __init__(self, device: str, *, acc: PmdStream | None = None, ppi: bool = False) -> None:
+    def __init__(
+        self, device: str, *, acc: PmdStream | None = None, ecg: PmdStream | None = None, ppi: bool = False
+    ) -> None:
         self.device = device
         self.acc = acc
         """The ACC stream settings; a driver sets them once the device has started the stream."""
+        self.ecg = ecg
         self.ppi = ppi
         """Whether a PPI stream was started."""
         self._timestamps = SampleTimestamps()
@@ -105,13 +118,19 @@ class NotificationDecoder:
             return self._decode_pmd(t_host_ns, payload)
         return None
 
-    def _decode_pmd(self, t_host_ns: int, payload: bytes) -> AccelerationBatch | PpiBatch:
+    def _decode_pmd(self, t_host_ns: int, payload: bytes) -> AccelerationBatch | EcgBatch | PpiBatch:
         measurement = DATA_MEASUREMENTS.get(payload[0] & 0x3F) if payload else None
-        if measurement == "acc" and self.acc is not None:
-            stream = self.acc
+        stream = {"acc": self.acc, "ecg": self.ecg}.get(measurement or "")
+        if stream is not None:
             frame = decode_frame(payload, resolution=stream.resolution_bits, factor=stream.factor)
             t_sensor_ns = self._timestamps.sample_times_ns(frame, nominal_rate_hz=stream.sample_rate_hz)
-            return AccelerationBatch(self.device, t_host_ns, t_sensor_ns + POLAR_EPOCH_UNIX_NS, frame.samples)
+            t_sensor_ns += POLAR_EPOCH_UNIX_NS
+            if measurement == "acc":
+                return AccelerationBatch(self.device, t_host_ns, t_sensor_ns, frame.samples)
+            if frame.frame_type != 0:
+                # Types 1-3 carry other devices' raw ADC records, not µV.
+                raise MalformedPayload(f"ECG frame type {frame.frame_type} is not recorded; only type 0 (µV)")
+            return EcgBatch(self.device, t_host_ns, t_sensor_ns, frame.samples[:, 0])
         if measurement == "ppi" and self.ppi:
             frame = decode_frame(payload)
             beat_ns = ppi_sample_times_ns(frame)

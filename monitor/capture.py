@@ -53,12 +53,16 @@ class CaptureDevice(_Model):
     address: str = ""
     characteristics: list[str]
     acc: PmdStreamSettings | None = None
+    ecg: PmdStreamSettings | None = None
 
     def decoder(self) -> NotificationDecoder:
-        acc = None
-        if self.acc is not None:
-            acc = PmdStream(self.acc.sample_rate_hz, self.acc.resolution_bits, self.acc.range_g, self.acc.factor)
-        return NotificationDecoder(self.id, acc=acc)
+        return NotificationDecoder(self.id, acc=_stream(self.acc), ecg=_stream(self.ecg))
+
+
+def _stream(settings: PmdStreamSettings | None) -> PmdStream | None:
+    if settings is None:
+        return None
+    return PmdStream(settings.sample_rate_hz, settings.resolution_bits, settings.range_g, settings.factor)
 
 
 class CaptureSource(_Model):

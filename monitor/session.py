@@ -17,7 +17,7 @@ import numpy.typing as npt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from drivers.readings import AccelerationBatch, HeartRateReading, PpiBatch, Reading
+from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
 from monitor.analysis import heart_rate_summary
 from monitor.clock import BeatClock, ClockAlignment
 from monitor.store import SessionEvent, Store, TrainingSession
@@ -65,6 +65,7 @@ class SessionRecorder:
         self._written_problem_count = 0
         self.sample_counts: dict[str, int] = defaultdict(int)
         self._buffers: dict[tuple[str, str, bool], _ChunkBuffer] = {}
+        self._last_written_ns: dict[tuple[str, str], int] = {}
         self._clocks: dict[str, ClockAlignment] = defaultdict(ClockAlignment)
         self._beat_clocks: dict[tuple[str, str], BeatClock] = defaultdict(BeatClock)
 
@@ -96,8 +97,8 @@ class SessionRecorder:
         self.last_t_ns = max(self.last_t_ns, reading.t_host_ns)
         if isinstance(reading, HeartRateReading):
             self._consume_heart_rate(reading)
-        elif isinstance(reading, AccelerationBatch):
-            self._consume_acceleration(reading)
+        elif isinstance(reading, AccelerationBatch | EcgBatch):
+            self._consume_sampled(reading)
         else:
             self._consume_ppi(reading)
 
@@ -110,10 +111,15 @@ class SessionRecorder:
             self._buffer("rr_ms", reading.device).add(beat_t_ns, np.asarray(reading.rr_ms)[:, None])
         self._flush_full(reading.device)
 
-    def _consume_acceleration(self, reading: AccelerationBatch) -> None:
+    def _consume_sampled(self, reading: AccelerationBatch | EcgBatch) -> None:
         self._clocks[reading.device].observe(t_sensor_ns=int(reading.t_sensor_ns[-1]), t_host_ns=reading.t_host_ns)
+        signal, values = (
+            ("acc_mg", reading.acc_mg) if isinstance(reading, AccelerationBatch) else ("ecg_uv", reading.ecg_uv)
+        )
         # Kept in sensor time until the chunk is written, so it gets the best offset yet.
-        self._buffer("acc_mg", reading.device, sensor_clock=True).add(reading.t_sensor_ns, reading.acc_mg)
+        self._buffer(signal, reading.device, sensor_clock=True).add(
+            reading.t_sensor_ns, values.reshape(len(values), -1)
+        )
         self._flush_full(reading.device)
 
     def _consume_ppi(self, reading: PpiBatch) -> None:
@@ -169,6 +175,13 @@ class SessionRecorder:
         t_ns, values = buffer.take()
         if buffer.sensor_clock:
             t_ns = self._clocks[device].to_wall_ns(t_ns)
+        # A signal's time never goes back: when a better clock estimate moves a chunk
+        # before the end of the one written earlier, the overlapping samples go just
+        # after it (a correction of at most the estimate's change, a few ms).
+        previous_ns = self._last_written_ns.get((signal, device))
+        if previous_ns is not None:
+            t_ns = np.maximum(t_ns, previous_ns + 1 + np.arange(len(t_ns)))
+        self._last_written_ns[(signal, device)] = int(t_ns[-1])
         self.store.signals.append(self.session_id, signal, device, t_ns, values)
         self.sample_counts[signal] += len(t_ns)
         if self.problem_count != self._written_problem_count:

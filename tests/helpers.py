@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
 import pytest
+
+from drivers.gatt import HEART_RATE_MEASUREMENT_UUID
+from drivers.polar_pmd import PMD_DATA_UUID, PmdDataFrame
+from drivers.virtual import Replay
 
 
 def skip_or_fail(reason: str) -> NoReturn:
@@ -13,3 +20,26 @@ def skip_or_fail(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}")
     pytest.skip(reason)
+
+
+def h10_ecg_replay(recordings: Path, *, seconds: float, heart_rate: Replay) -> tuple[Replay, np.ndarray]:
+    """ECG frames from the real resting H10 recording, with ``heart_rate``'s notifications; and the ECG in µV."""
+    with gzip.open(recordings / "polar_h10_rest_ecg_rr" / "polar_h10.csv.gz", "rt") as f:
+        rows = np.loadtxt(f, delimiter=",", skiprows=1, usecols=(0, 1), max_rows=int(seconds * 130))
+    ecg_uv = np.rint(rows[:, 1] * 1000)
+    # The phone app stamped samples on arrival; the strap's own timer ticks evenly.
+    t_s = np.arange(len(rows)) * float(np.median(np.diff(rows[:, 0]))) / 1e9
+    frames = [
+        (
+            t_s[end - 1],
+            PMD_DATA_UUID,
+            bytes(PmdDataFrame("ecg", int(t_s[end - 1] * 1e9) + 1, 0, ecg_uv[end - 73 : end, None])),
+        )
+        for end in range(73, len(ecg_uv) + 1, 73)  # 73 samples fill an MTU of 232
+    ]
+    hr_items = [
+        (i.t_ns / 1e9, i.characteristic, i.payload)
+        for i in heart_rate.items
+        if i.characteristic == HEART_RATE_MEASUREMENT_UUID
+    ]
+    return Replay.from_items(frames + hr_items[: int(seconds)]), ecg_uv[: len(frames) * 73]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import h10_ecg_replay
 
 from drivers.devices import (
     DeviceEvent,
@@ -22,7 +24,7 @@ from drivers.devices import (
 from drivers.devices.discovery import DiscoveredWearable, classify, driver_for, find, scan
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID, parse_heart_rate
 from drivers.polar_pmd import PMD_DATA_UUID, PMD_SERVICE_UUID, decode_frame
-from drivers.readings import AccelerationBatch, HeartRateReading, PpiBatch
+from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch
 from drivers.virtual import (
     Replay,
     VirtualHeartRateStrap,
@@ -258,3 +260,15 @@ async def test_verity_sense_streams_compressed_acc_and_ppi() -> None:
     pp_ms = [float(pp) for e in events if isinstance(e, PpiBatch) for pp in e.pp_ms]
     assert any(source_pp_ms[i : i + len(pp_ms)] == pp_ms for i in range(len(source_pp_ms)))
     assert all(e.t_sensor_ns is None for e in events if isinstance(e, PpiBatch))  # the Verity sends timestamp 0
+
+
+async def test_h10_ecg_arrives_sample_for_sample(recordings: Path) -> None:
+    replay, source_uv = h10_ecg_replay(recordings, seconds=30, heart_rate=REPLAY)
+    async with VirtualPolarH10(replay, speed=SPEED, at_end="stop") as h10:
+        found = await discover_one("polar_h10")
+        async with PolarH10(found.device, backend=CLIENT, acc_rate_hz=None, ecg=True) as driver:
+            events = await collect(driver, lambda ev: sum(len(e.ecg_uv) for e in ev if isinstance(e, EcgBatch)) >= 730)
+            assert h10.running == {"ecg"}
+    received = np.concatenate([e.ecg_uv for e in events if isinstance(e, EcgBatch)])
+    start = next(i for i in range(0, len(source_uv), 73) if np.array_equal(source_uv[i : i + 73], received[:73]))
+    np.testing.assert_array_equal(received, source_uv[start : start + len(received)])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
+from helpers import h10_ecg_replay
 
 from drivers.devices import PolarH10, PolarVeritySense, ReconnectPolicy
 from drivers.devices.discovery import scan
@@ -22,6 +24,7 @@ CAPTURE_RR_MS = [
     if i.characteristic == HEART_RATE_MEASUREMENT_UUID
     for rr in parse_heart_rate(i.payload).rr_ms
 ]
+SPEED = 10.0
 FAST = ReconnectPolicy(initial_delay_s=0.05, max_delay_s=0.2, give_up_after_s=3.0, silence_timeout_s=1.0)
 
 
@@ -70,3 +73,31 @@ async def test_a_verity_session_stores_its_pulse_intervals(store: Store, patient
     assert np.all(np.diff(ppi.t_ns) > 0)
     assert session.acc_sample_count is not None
     assert session.acc_sample_count > 0
+
+
+async def test_ecg_is_stored_and_a_strap_that_never_returns_interrupts_the_session(
+    store: Store, patient_id: int, recordings: Path
+) -> None:
+    replay, source_uv = h10_ecg_replay(recordings, seconds=60, heart_rate=REPLAY)
+    policy = ReconnectPolicy(initial_delay_s=0.05, max_delay_s=0.1, give_up_after_s=0.8, connect_timeout_s=0.3)
+    async with VirtualPolarH10(replay, speed=SPEED) as h10:
+        (found,) = await scan(timeout_s=0.5, backend=SCANNER)
+        driver = PolarH10(found.device, backend=CLIENT, acc_rate_hz=None, ecg=True, policy=policy)
+
+        async def strap_taken_off() -> None:
+            await asyncio.sleep(1.5)
+            await h10.stop()
+
+        stopper = asyncio.create_task(strap_taken_off())
+        session = await record_session(store, [driver], patient_id=patient_id, kind="strength", duration_s=30)
+        await stopper
+    assert session.status == "interrupted"
+    assert session.duration_s is not None
+    assert session.duration_s < 10
+    ecg = store.signals.read(session.id, "ecg_uv").values[:, 0]
+    assert len(ecg) >= 730
+    start = next(i for i in range(0, len(source_uv), 73) if np.array_equal(source_uv[i : i + 73], ecg[:73]))
+    np.testing.assert_array_equal(ecg, source_uv[start : start + len(ecg)])
+    with store.session() as db:
+        kinds = [e.kind for e in db.get_one(TrainingSession, session.id).events]
+    assert kinds[-1] == "gave_up"

@@ -111,3 +111,15 @@ def test_ppi_times_need_a_ppi_frame() -> None:
 )
 def test_clock_was_set(timestamp_ns: int, was_set: bool) -> None:
     assert clock_was_set(timestamp_ns) is was_set
+
+
+def test_a_frame_stamped_early_never_goes_back_before_the_previous_one() -> None:
+    stamps = SampleTimestamps()
+    first = PmdDataFrame("acc", 10_000_000_000, 1, np.zeros((36, 3)))
+    first_times = stamps.sample_times_ns(first, nominal_rate_hz=50)
+    # Only 200 ms later instead of 720 ms: bunched, but after the previous frame, in order.
+    early = PmdDataFrame("acc", 10_200_000_000, 1, np.zeros((36, 3)))
+    times = stamps.sample_times_ns(early, nominal_rate_hz=50)
+    assert times[0] > first_times[-1]
+    assert np.all(np.diff(times) > 0)
+    assert times[-1] == 10_200_000_000

@@ -55,3 +55,22 @@ def test_problem_count_is_current_while_live(store: Store, patient_id: int) -> N
     recorder.report_problem("line 7: malformed payload")
     with store.session() as db:
         assert db.get_one(TrainingSession, recorder.session_id).malformed_count == 1
+
+
+def test_a_better_clock_estimate_never_moves_samples_back_in_time(store: Store, patient_id: int) -> None:
+    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    values = np.arange(300 * 6, dtype=float).reshape(-1, 3)
+    for frame in range(6 * 10):
+        sensor_ns = SENSOR_T0 + frame * 100_000_000 + np.arange(10) * 10_000_000
+        # Every frame comes 60 ms late but the last, which takes 5 ms: the offset estimate
+        # drops by 55 ms between two chunks.
+        latency_ns = 5_000_000 if frame == 59 else 60_000_000
+        host_ns = T0 + frame * 100_000_000 + 90_000_000 + latency_ns
+        recorder.consume(
+            AccelerationBatch("h10", host_ns, sensor_ns, values[(frame * 10) % 600 : (frame * 10) % 600 + 10])
+        )
+    session = recorder.finish()
+    acc = store.signals.read(session.id, "acc_mg")
+    assert len(acc) == 600
+    assert np.all(np.diff(acc.t_ns) > 0)
+    np.testing.assert_array_equal(acc.values, values[:600])

@@ -60,10 +60,12 @@ class PolarWearable(HeartRateStrap):
             response = await self.pmd.request(start_request(measurement, **settings))
         except PmdError as error:
             raise WearableError(f"{self.name}: {error}") from error
+        factor = parse_settings(response.params).get("factor", [1.0])[0]
+        assert isinstance(factor, float | int)
         if measurement == "acc":
-            factor = parse_settings(response.params).get("factor", [1.0])[0]
-            assert isinstance(factor, float | int)
             self.decoder.acc = PmdStream(settings["sample_rate"], settings["resolution"], settings["range"], factor)
+        elif measurement == "ecg":
+            self.decoder.ecg = PmdStream(settings["sample_rate"], settings["resolution"], None, factor)
         elif measurement == "ppi":
             self.decoder.ppi = True
 
@@ -89,25 +91,40 @@ class PolarWearable(HeartRateStrap):
 
 
 class PolarH10(PolarWearable):
-    """A Polar H10 chest strap: heart rate and RR, plus its accelerometer.
+    """A Polar H10 chest strap: heart rate and RR, its accelerometer, and optionally ECG.
 
-    ACC is started at ``acc_rate_hz`` (25/50/100/200) and ±``acc_range_g`` (2/4/8 g),
-    16-bit, as the H10 offers it.
+    ACC is started at ``acc_rate_hz`` (25/50/100/200; None for no ACC) and ±``acc_range_g``
+    (2/4/8 g), 16-bit, as the H10 offers it; ECG, when asked for, at the H10's only
+    setting, 130 Hz and 14 bits.
     """
 
     model = "Polar H10"
 
-    def __init__(self, device: str | BLEDevice, *, acc_rate_hz: int = 200, acc_range_g: int = 8, **kwargs: Any) -> None:
-        if acc_rate_hz not in H10_ACC_RATES_HZ:
+    def __init__(
+        self,
+        device: str | BLEDevice,
+        *,
+        acc_rate_hz: int | None = 200,
+        acc_range_g: int = 8,
+        ecg: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if acc_rate_hz is not None and acc_rate_hz not in H10_ACC_RATES_HZ:
             raise ValueError(f"an H10 samples ACC at {H10_ACC_RATES_HZ} Hz, not {acc_rate_hz}")
         if acc_range_g not in H10_ACC_RANGES_G:
             raise ValueError(f"an H10 measures ±{H10_ACC_RANGES_G} g, not ±{acc_range_g}")
         super().__init__(device, **kwargs)
         self.acc_rate_hz = acc_rate_hz
         self.acc_range_g = acc_range_g
+        self.ecg = ecg
 
     def _stream_settings(self) -> dict[str, dict[str, int]]:
-        return {"acc": {"range": self.acc_range_g, "sample_rate": self.acc_rate_hz, "resolution": 16}}
+        streams = {}
+        if self.acc_rate_hz is not None:
+            streams["acc"] = {"range": self.acc_range_g, "sample_rate": self.acc_rate_hz, "resolution": 16}
+        if self.ecg:
+            streams["ecg"] = {"sample_rate": 130, "resolution": 14}
+        return streams
 
 
 class PolarVeritySense(PolarWearable):

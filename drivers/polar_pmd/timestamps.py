@@ -22,9 +22,10 @@ class SampleTimestamps:
     First frame: interval = 1e9 / nominal rate, counted back from the frame timestamp.
     Later frames: interval = (ts − previous ts) / n, counted forward from the previous
     frame, so the sensor's real rate (≈ 50.9 Hz for a nominal 50) is followed. Unlike
-    the SDK, a derived interval more than 25 % off the nominal one (a lost frame, a
-    clock reset) falls back to the first-frame rule instead of smearing samples over
-    the gap. State is kept per (measurement, frame type); call :meth:`reset` on stop
+    the SDK, a derived interval more than 25 % above the nominal one (a lost frame) or
+    not positive (a clock reset) falls back to the first-frame rule instead of smearing
+    samples over the gap; a short one is kept, so samples never go back before the
+    previous frame while the clock runs on. State is kept per (measurement, frame type); call :meth:`reset` on stop
     or disconnect. PPI frames have their own rule: :func:`ppi_sample_times_ns`.
     """
 
@@ -44,7 +45,7 @@ class SampleTimestamps:
         steps = np.arange(n, dtype=np.float64)
         if previous is not None:
             interval_ns = (frame.timestamp_ns - previous) / n
-            if abs(interval_ns - nominal_ns) <= _MAX_INTERVAL_DEVIATION * nominal_ns:
+            if 0 < interval_ns <= (1 + _MAX_INTERVAL_DEVIATION) * nominal_ns:
                 return previous + np.rint(interval_ns * (steps + 1)).astype(np.int64)
         return frame.timestamp_ns - np.rint(nominal_ns * (n - 1 - steps)).astype(np.int64)
 

@@ -29,6 +29,7 @@ from monitor.store import Store
 
 DeviceOption = Annotated[str, typer.Option("--device", help="name, end of name (e.g. 0A1B2C3D) or address")]
 AccRateOption = Annotated[int, typer.Option("--acc-rate", help="Polar H10 accelerometer rate: 25, 50, 100 or 200 Hz")]
+EcgOption = Annotated[bool, typer.Option("--ecg", help="also stream a Polar H10's ECG (130 Hz)")]
 ScanOption = Annotated[float, typer.Option("--scan-timeout", help="seconds to look for the device")]
 
 
@@ -67,8 +68,10 @@ async def _find(ble: Bluetooth, device: str, timeout_s: float) -> DiscoveredWear
     return found
 
 
-def _driver(found: DiscoveredWearable, ble: Bluetooth, acc_rate_hz: int, **kwargs: Any) -> Wearable:
-    options = {"acc_rate_hz": acc_rate_hz} if found.kind == "polar_h10" else {}
+def _driver(found: DiscoveredWearable, ble: Bluetooth, acc_rate_hz: int, ecg: bool, **kwargs: Any) -> Wearable:
+    if ecg and found.kind != "polar_h10":
+        raise fail(f"--ecg needs a Polar H10; {found.name} is a {found.kind.replace('_', ' ')}")
+    options = {"acc_rate_hz": acc_rate_hz, "ecg": ecg} if found.kind == "polar_h10" else {}
     try:
         return driver_for(found, backend=ble.client, **options, **kwargs)
     except ValueError as error:
@@ -110,6 +113,7 @@ def record(
     kind: Annotated[str, typer.Option("--kind", help="walking or strength")],
     duration: Annotated[float | None, typer.Option(help="seconds; default: until Ctrl-C")] = None,
     acc_rate: AccRateOption = 200,
+    ecg: EcgOption = False,
     scan_timeout: ScanOption = 10.0,
 ) -> None:
     """Record a live session from a wearable into the database."""
@@ -122,7 +126,7 @@ def record(
     async def run() -> None:
         async with bluetooth(settings) as ble:
             found = await _find(ble, device, scan_timeout)
-            driver = _driver(found, ble, acc_rate)
+            driver = _driver(found, ble, acc_rate, ecg)
             console.print(f"Recording from {found.name}" + (f" for {duration:g} s" if duration else "; Ctrl-C ends"))
             session = await record_session(store, [driver], patient_id=pid, kind=kind, duration_s=duration)
             print_session(session, patient)
@@ -137,6 +141,7 @@ def capture(
     out: Annotated[Path, typer.Option("--out", help="capture file to write (.jsonl or .jsonl.gz)")],
     duration: Annotated[float, typer.Option(help="seconds to record")] = 60.0,
     acc_rate: AccRateOption = 200,
+    ecg: EcgOption = False,
     scan_timeout: ScanOption = 10.0,
 ) -> None:
     """Write every notification of a wearable to a capture file, for replay and tests."""
@@ -158,11 +163,12 @@ def capture(
                         characteristics=[HEART_RATE_MEASUREMENT_UUID]
                         + ([PMD_CONTROL_POINT_UUID, PMD_DATA_UUID] if h10 else []),
                         acc=PmdStreamSettings(sample_rate_hz=acc_rate, resolution_bits=16, range_g=8) if h10 else None,
+                        ecg=PmdStreamSettings(sample_rate_hz=130, resolution_bits=14) if ecg else None,
                     )
                 ],
             )
             with CaptureWriter(out, header) as writer:
-                driver = _driver(found, ble, acc_rate, tap=writer.write)
+                driver = _driver(found, ble, acc_rate, ecg, tap=writer.write)
                 async with driver:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(duration):

@@ -41,6 +41,8 @@ SIGNALS: dict[str, SignalSpec] = {
     "rr_ms": SignalSpec("ms", "float32", ("rr",)),
     # Acceleration, 1 mG is the resolution of the H10's 16-bit frames.
     "acc_mg": SignalSpec("mG", "int16", ("x", "y", "z")),
+    # ECG as the H10 sends it (int24 µV, ±20 mV range), kept whole in float32.
+    "ecg_uv": SignalSpec("µV", "float32", ("ecg",)),
     # Optical pulse-to-pulse intervals at their beat times, with the device's own error
     # estimate and flags (1 = blocked as unreliable; 1 = skin contact).
     "ppi_ms": SignalSpec("ms", "float32", ("pp", "error", "blocker", "skin_contact")),
