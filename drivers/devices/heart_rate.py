@@ -33,6 +33,9 @@ class HeartRateStrap(Wearable):
 class PolarWearable(HeartRateStrap):
     """A Polar device: heart rate, plus PMD streams started over its control point.
 
+    PMD needs an ATT MTU of at least 232 (else the start is refused with INVALID_MTU).
+    The OS stacks negotiate it themselves (BlueZ, WinRT, CoreBluetooth), and the virtual
+    backend asks for 247, so the driver asks for nothing and reports the refusal.
     Every stream is stopped on exit: an H10 left streaming stays on until its battery is
     empty (Polar KnownIssues, H10 #2). A stream the device stops by itself is reported
     and started again.
