@@ -62,3 +62,70 @@ def heart_rate_summary(
     if len(valid) == 0:
         return HeartRateSummary(None, None, 0.0)
     return HeartRateSummary(float(valid.mean()), float(valid.max()), len(valid) / len(hr))
+
+
+def hr_max_tanaka_bpm(*, age_years: float) -> float:
+    """Estimated maximal heart rate, 208 − 0.7 · age (Tanaka et al. 2001, JACC 37:153).
+
+    Unreliable in older rehabilitation patients and under β-blockers: prefer a measured
+    maximum where there is one.
+    """
+    if not 0 < age_years < 130:
+        raise ValueError(f"age {age_years} years is not plausible")
+    return 208.0 - 0.7 * age_years
+
+
+def karvonen_bpm(*, hr_rest_bpm: float, hr_max_bpm: float, fraction_hrr: float) -> float:
+    """Heart rate at a fraction of the heart-rate reserve: rest + fraction · (max − rest)."""
+    if hr_max_bpm <= hr_rest_bpm:
+        raise ValueError(f"HRmax {hr_max_bpm} bpm must be above resting HR {hr_rest_bpm} bpm")
+    return hr_rest_bpm + fraction_hrr * (hr_max_bpm - hr_rest_bpm)
+
+
+HRR_ZONES: tuple[tuple[str, float], ...] = (
+    ("very_light", 0.0),
+    ("light", 0.30),
+    ("moderate", 0.40),
+    ("vigorous", 0.60),
+    ("near_maximal", 0.90),
+)
+"""ACSM intensity bands by % heart-rate reserve (GETP 10th/11th ed.): zone name and lower bound."""
+
+
+def time_in_zones_s(hr_1hz_bpm: npt.ArrayLike, *, hr_rest_bpm: float, hr_max_bpm: float) -> dict[str, float]:
+    """Seconds of a 1 Hz heart rate in each ACSM %HRR zone; seconds without a value count in none."""
+    hr = np.asarray(hr_1hz_bpm, dtype=np.float64)
+    fraction = (hr[~np.isnan(hr)] - hr_rest_bpm) / (hr_max_bpm - hr_rest_bpm)
+    lower_bounds = np.array([bound for _, bound in HRR_ZONES])
+    # Below 0 % HRR still counts as very light.
+    zone_index = np.clip(np.searchsorted(lower_bounds, fraction, side="right") - 1, 0, len(HRR_ZONES) - 1)
+    counts = np.bincount(zone_index, minlength=len(HRR_ZONES))
+    return {name: float(count) for (name, _), count in zip(HRR_ZONES, counts, strict=True)}
+
+
+def time_above_s(hr_1hz_bpm: npt.ArrayLike, *, ceiling_bpm: float) -> float:
+    """Seconds of a 1 Hz heart rate above a prescribed ceiling."""
+    hr = np.asarray(hr_1hz_bpm, dtype=np.float64)
+    return float(np.count_nonzero(hr[~np.isnan(hr)] > ceiling_bpm))
+
+
+HRR60_PEAK_WINDOW_S = 15.0
+HRR60_AT_60_WINDOW_S = (55.0, 65.0)
+
+
+def hrr60_bpm(*, t_s: npt.ArrayLike, hr_1hz_bpm: npt.ArrayLike, exercise_end_s: float) -> float | None:
+    """Heart-rate recovery 60 s after the end of exercise (Cole et al. 1999, NEJM 341:1351).
+
+    Peak = the highest heart rate in the last 15 s of exercise; HR at 60 s = the mean over
+    55-65 s after the end (algorithms.md A5 leaves both choices open: these are the
+    project's). None when either window has no valid value. ≤ 12 bpm after an upright
+    cool-down is abnormal in Cole's cohort.
+    """
+    times = np.asarray(t_s, dtype=np.float64)
+    hr = np.asarray(hr_1hz_bpm, dtype=np.float64)
+    peak_window = (times > exercise_end_s - HRR60_PEAK_WINDOW_S) & (times <= exercise_end_s)
+    later = (times >= exercise_end_s + HRR60_AT_60_WINDOW_S[0]) & (times <= exercise_end_s + HRR60_AT_60_WINDOW_S[1])
+    peak, at_60 = hr[peak_window], hr[later]
+    if np.all(np.isnan(peak)) or np.all(np.isnan(at_60)):
+        return None
+    return float(np.nanmax(peak) - np.nanmean(at_60))
