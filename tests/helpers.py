@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import NoReturn
 
 import numpy as np
 import pytest
+from bleak.backends.characteristic import BleakGATTCharacteristic
 
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID
 from drivers.polar_pmd import PMD_DATA_UUID, PmdDataFrame
@@ -43,3 +45,26 @@ def h10_ecg_replay(recordings: Path, *, seconds: float, heart_rate: Replay) -> t
         if i.characteristic == HEART_RATE_MEASUREMENT_UUID
     ]
     return Replay.from_items(frames + hr_items[: int(seconds)]), ecg_uv[: len(frames) * 73]
+
+
+class Inbox:
+    """Notifications or indications as a bleak callback receives them."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def __call__(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
+        self.queue.put_nowait(bytes(data))
+
+    async def take(self, count: int, *, timeout_s: float = 3.0) -> list[bytes]:
+        async with asyncio.timeout(timeout_s):
+            return [await self.queue.get() for _ in range(count)]
+
+    async def next(self) -> bytes:
+        return (await self.take(1))[0]
+
+    def drain(self) -> list[bytes]:
+        items = []
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakDeviceNotFoundError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
+from helpers import Inbox
 
 from drivers.gatt import BODY_SENSOR_LOCATION_UUID, HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
 from drivers.polar_pmd import PMD_CONTROL_POINT_UUID, PMD_DATA_UUID, PMD_SERVICE_UUID
@@ -21,20 +21,6 @@ CAPTURE_HR = [item.payload for item in REPLAY.items if item.characteristic == HE
 # A strap beating 20 times a second (of loop time), for tests that only need a steady stream.
 FAST_HR = Replay.heart_rate((i / 20, bytes([0x00, 60 + i])) for i in range(40))
 TIMEOUT_S = 3.0
-
-
-class Inbox:
-    """Notifications as a bleak callback receives them."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
-
-    def __call__(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
-        self.queue.put_nowait(bytes(data))
-
-    async def take(self, count: int) -> list[bytes]:
-        async with asyncio.timeout(TIMEOUT_S):
-            return [await self.queue.get() for _ in range(count)]
 
 
 @pytest.fixture

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 from bleak import BleakClient
-from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakGATTProtocolError, BleakGATTProtocolErrorCode
 from bumble.att import Opcode
 from bumble.hci import HCI_ACL_DATA_PACKET
 from bumble.snoop import Snooper
+from helpers import Inbox
 
 from drivers.errors import MalformedPayload
 from drivers.gatt import BODY_SENSOR_LOCATION_UUID, HEART_RATE_MEASUREMENT_UUID, parse_heart_rate
@@ -51,29 +50,6 @@ CAPTURE_ACC = [item.payload for item in WALKING.items if item.characteristic == 
 START_ACC_200 = start_request("acc", sample_rate=200, resolution=16, range=8)
 TIMEOUT_S = 3.0
 _ATT_CID = 0x0004
-
-
-class Inbox:
-    """Notifications or indications as a bleak callback receives them."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
-
-    def __call__(self, _: BleakGATTCharacteristic, data: bytearray) -> None:
-        self.queue.put_nowait(bytes(data))
-
-    async def take(self, count: int) -> list[bytes]:
-        async with asyncio.timeout(TIMEOUT_S):
-            return [await self.queue.get() for _ in range(count)]
-
-    async def next(self) -> bytes:
-        return (await self.take(1))[0]
-
-    def drain(self) -> list[bytes]:
-        items = []
-        while not self.queue.empty():
-            items.append(self.queue.get_nowait())
-        return items
 
 
 class PmdSession:

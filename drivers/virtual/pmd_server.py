@@ -83,12 +83,22 @@ class PolarPeripheral(VirtualPeripheral):
 
     profile: PmdProfile
 
+    default_name: str
+    default_address: str
+
     def __init__(
-        self, replay: Replay, *, name: str, address: str, speed: float, at_end: AtEnd, clock_drift_ppm: float
+        self,
+        replay: Replay,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        speed: float = 1.0,
+        at_end: AtEnd = "loop",
+        clock_drift_ppm: float = 0.0,
     ) -> None:
         super().__init__(
-            name=name,
-            address=address,
+            name=name or self.default_name,
+            address=address or self.default_address,
             advertised_services=[HEART_RATE_SERVICE_UUID],
             replay=replay,
             speed=speed,

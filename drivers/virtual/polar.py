@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drivers.polar_pmd.control import Settings
 from drivers.virtual.pmd_server import MeasurementSpec, PmdProfile, PolarPeripheral
-from drivers.virtual.replay import AtEnd, Replay
 
 # The H10's settings never change (polar-ble-sdk#253); its START responses end with a
 # reserved 01 byte (``wearable-protocols.md`` §3.4).
@@ -31,16 +30,5 @@ class VirtualPolarH10(PolarPeripheral):
 
     profile = H10_PROFILE
 
-    def __init__(
-        self,
-        replay: Replay,
-        *,
-        name: str = "Polar H10 0A1B2C3D",
-        address: str = "C0:DE:00:0A:1B:2C",
-        speed: float = 1.0,
-        at_end: AtEnd = "loop",
-        clock_drift_ppm: float = 0.0,
-    ) -> None:
-        super().__init__(
-            replay, name=name, address=address, speed=speed, at_end=at_end, clock_drift_ppm=clock_drift_ppm
-        )
+    default_name = "Polar H10 0A1B2C3D"
+    default_address = "C0:DE:00:0A:1B:2C"

@@ -18,7 +18,7 @@ from drivers.polar_pmd import PMD_DATA_UUID, RECORD_DTYPES, PmdDataFrame, Sample
 from drivers.polar_pmd.constants import MEASUREMENT_TYPES
 from drivers.polar_pmd.control import encode_settings
 from drivers.virtual.pmd_server import MeasurementSpec, PmdProfile, PolarPeripheral
-from drivers.virtual.replay import AtEnd, Replay, ReplayItem
+from drivers.virtual.replay import Replay, ReplayItem
 from monitor.capture import PmdStreamSettings
 
 VERITY_UNSET_CLOCK_NS = 536_580_000_000_000_000
@@ -122,16 +122,5 @@ class VirtualVeritySense(PolarPeripheral):
     profile = VERITY_PROFILE
     clock_epoch_ns = VERITY_UNSET_CLOCK_NS
 
-    def __init__(
-        self,
-        replay: Replay,
-        *,
-        name: str = "Polar Sense 0A1B2C3E",
-        address: str = "C0:DE:00:0A:1B:2D",
-        speed: float = 1.0,
-        at_end: AtEnd = "loop",
-        clock_drift_ppm: float = 0.0,
-    ) -> None:
-        super().__init__(
-            replay, name=name, address=address, speed=speed, at_end=at_end, clock_drift_ppm=clock_drift_ppm
-        )
+    default_name = "Polar Sense 0A1B2C3E"
+    default_address = "C0:DE:00:0A:1B:2D"
