@@ -48,7 +48,6 @@ STRENGTH = Replay.from_capture(STRENGTH_CAPTURE)  # ACC at 50 Hz
 CAPTURE_HR = [item.payload for item in WALKING.items if item.characteristic == HEART_RATE_MEASUREMENT_UUID]
 CAPTURE_ACC = [item.payload for item in WALKING.items if item.characteristic == PMD_DATA_UUID]
 START_ACC_200 = start_request("acc", sample_rate=200, resolution=16, range=8)
-TIMEOUT_S = 3.0
 _ATT_CID = 0x0004
 
 
