@@ -18,8 +18,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	@touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/dosis demo --port $(PORT)
@@ -33,8 +37,10 @@ check: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_activity.py
+	$(BIN)/python bench/validate_activity.py
 
 # Rebuild the bundled captures from ../shared/recordings (they are committed).
 captures: $(VENV)/.installed
