@@ -55,6 +55,7 @@ def patient_sessions(db: Session, pseudonym: str) -> list[SessionSummary]:
         select(TrainingSession)
         .where(TrainingSession.patient_id == patient.id)
         .order_by(TrainingSession.started_at.desc(), TrainingSession.id.desc())
+        .options(selectinload(TrainingSession.analysis))
     ).all()
     return [_summary(row, patient.pseudonym) for row in rows]
 
@@ -91,6 +92,8 @@ def _get_session(db: Session, session_id: int) -> TrainingSession:
 
 
 def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
+    activity = row.analysis.activity if row.analysis is not None else {}
+    sets = activity.get("sets")
     return SessionSummary(
         id=row.id,
         patient_pseudonym=pseudonym,
@@ -103,6 +106,9 @@ def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
         hr_max_bpm=row.hr_max_bpm,
         hr_coverage=row.hr_coverage,
         beat_count=row.beat_count,
+        steps=activity.get("steps"),
+        reps=None if sets is None else sum(s["reps"] for s in sets),
+        sets=None if sets is None else len(sets),
         acc_sample_count=row.acc_sample_count,
         malformed_count=row.malformed_count,
         source=row.source,

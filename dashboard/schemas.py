@@ -33,6 +33,9 @@ class SessionSummary(BaseModel):
     hr_max_bpm: float | None
     hr_coverage: float | None = Field(description="Share of the session's seconds with a valid heart rate, 0..1.")
     beat_count: int | None
+    steps: int | None = Field(description="Steps counted in a walking session (batch analysis).")
+    reps: int | None = Field(description="Repetitions over all sets of a strength session (batch analysis).")
+    sets: int | None = Field(description="Sets found in a strength session (batch analysis).")
     acc_sample_count: int | None
     malformed_count: int = Field(
         description="Notifications that could not be used, kept current while live; the first 100 are listed as events."

@@ -9,7 +9,7 @@ computed from the stored signals, the same data a later re-analysis sees.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session
 
 from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
 from monitor.analysis import heart_rate_summary
+from monitor.analysis.session import analyse_activity
 from monitor.clock import BeatClock, ClockAlignment
-from monitor.store import SessionEvent, Store, TrainingSession
+from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
 
 CHUNK_SPAN_NS = 5_000_000_000
+ANALYSIS_VERSION = 1
+"""Bump when the batch analysis changes what it writes, so stale rows can be recomputed."""
 MAX_STORED_PROBLEMS = 100
 """Problems beyond this many are counted but not each written down."""
 _CONTACT_CODE = {True: 1, False: 0, None: -1}
@@ -196,6 +199,7 @@ class SessionRecorder:
         ended_ns = ended_at_ns if ended_at_ns is not None else self.last_t_ns
         hr = self.store.signals.read(self.session_id, "hr_bpm")
         summary = heart_rate_summary(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
+        acc = self.store.signals.read(self.session_id, "acc_mg")
         with self.store.session() as db:
             row = db.get_one(TrainingSession, self.session_id)
             row.status = status
@@ -207,5 +211,7 @@ class SessionRecorder:
             row.beat_count = self.sample_counts["rr_ms"]
             row.acc_sample_count = self.sample_counts["acc_mg"]
             row.malformed_count = self.problem_count
+            activity = analyse_activity(kind=row.kind, t_s=acc.t_ns / 1e9, acc_mg=acc.values)
+            db.merge(SessionAnalysis(session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity)))
             db.commit()
             return row

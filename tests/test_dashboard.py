@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from fastapi.testclient import TestClient
 
 from dashboard import create_app
 from drivers.readings import HeartRateReading
+from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
+from monitor.replay import replay_capture
 from monitor.session import SessionRecorder
 from monitor.store import Clinician, Patient, Store, TrainingSession
 
@@ -310,3 +313,17 @@ def test_vendored_files_match_their_recorded_sha256(client: TestClient) -> None:
     assert sorted(recorded) == ["uPlot.LICENSE.txt", "uPlot.iife.min.js", "uPlot.min.css"]
     for file, sha256 in recorded.items():
         assert hashlib.sha256(client.get(f"/static/vendor/{file}").content).hexdigest() == sha256, file
+
+
+def test_sessions_show_what_the_batch_analysis_found(store: Store, patient_id: int) -> None:
+    walk = asyncio.run(replay_capture(WALKING_CAPTURE, store, patient_id=patient_id)).session
+    lift = asyncio.run(replay_capture(STRENGTH_CAPTURE, store, patient_id=patient_id)).session
+    with TestClient(create_app(store)) as client:
+        walking = client.get(f"/api/sessions/{walk.id}").json()
+        strength = client.get(f"/api/sessions/{lift.id}").json()
+        page = client.get(f"/sessions/{lift.id}").text
+    assert 200 < walking["steps"] < 230
+    assert (walking["sets"], walking["reps"]) == (None, None)
+    assert strength["sets"] == 3
+    assert 54 <= strength["reps"] <= 66
+    assert f"3 sets, {strength['reps']} repetitions" in page

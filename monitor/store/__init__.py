@@ -7,13 +7,22 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.store.models import Base, Clinician, Patient, SessionEvent, SignalChunk, TrainingSession
+from monitor.store.models import (
+    Base,
+    Clinician,
+    Patient,
+    SessionAnalysis,
+    SessionEvent,
+    SignalChunk,
+    TrainingSession,
+)
 from monitor.store.signals import SIGNALS, Signal, SignalStore, SqlSignalStore
 
 __all__ = [
     "SIGNALS",
     "Clinician",
     "Patient",
+    "SessionAnalysis",
     "SessionEvent",
     "Signal",
     "SignalChunk",

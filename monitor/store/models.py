@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -91,9 +102,26 @@ class TrainingSession(Base):
     acc_sample_count: Mapped[int | None] = mapped_column(Integer)
 
     patient: Mapped[Patient] = relationship(back_populates="sessions")
+    analysis: Mapped[SessionAnalysis | None] = relationship(back_populates="session", cascade="all, delete-orphan")
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"
     )
+
+
+class SessionAnalysis(Base):
+    """The batch analysis of a session's stored signals (``monitor.analysis.session``).
+
+    A table of its own, one row per session, so later analyses add fields to ``activity``
+    without changing the session table; ``version`` says which analysis wrote it.
+    """
+
+    __tablename__ = "session_analysis"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    activity: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    session: Mapped[TrainingSession] = relationship(back_populates="analysis")
 
 
 class SessionEvent(Base):

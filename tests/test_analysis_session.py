@@ -1,0 +1,59 @@
+"""The batch analysis that every stored session gets, on the bundled captures' real data."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from monitor.analysis.session import analyse_activity
+from monitor.capture import CaptureReader
+from monitor.composites import SPAR_RATE_HZ, STRENGTH_CAPTURE, WALKING_CAPTURE
+from monitor.replay import replay_capture
+from monitor.store import Store, TrainingSession
+
+
+def stored_analysis(store: Store, patient_id: int, capture: object) -> dict[str, object]:
+    session = asyncio.run(replay_capture(capture, store, patient_id=patient_id)).session  # type: ignore[arg-type]
+    with store.session() as db:
+        analysis = db.get_one(TrainingSession, session.id).analysis
+        assert analysis is not None
+        return analysis.activity
+
+
+def test_a_walking_session_counts_the_walk_s_steps(store: Store, patient_id: int) -> None:
+    with CaptureReader(WALKING_CAPTURE) as reader:
+        truth = reader.header.ground_truth["steps_foot_switch"]
+    activity = stored_analysis(store, patient_id, WALKING_CAPTURE)
+    assert isinstance(activity["steps"], int)
+    # Through the H10 wire format, the store and resampling: still within 5 % of the foot switches.
+    assert activity["steps"] == pytest.approx(truth, rel=0.05)
+    assert isinstance(activity["walking_s"], float)
+    assert 90 < activity["walking_s"] < 120
+    assert activity["sets"] is None
+
+
+def test_a_strength_session_finds_its_sets_repetitions_and_rests(store: Store, patient_id: int) -> None:
+    with CaptureReader(STRENGTH_CAPTURE) as reader:
+        segments = reader.header.ground_truth["acc"]["sets"]
+    activity = stored_analysis(store, patient_id, STRENGTH_CAPTURE)
+    sets = activity["sets"]
+    assert isinstance(sets, list)
+    assert len(sets) == len(segments) == 3
+    for found, truth in zip(sets, segments, strict=True):
+        assert abs(found["reps"] - truth["reps"]) <= 2
+        assert found["start_s"] == pytest.approx(truth["start_sample"] / SPAR_RATE_HZ, abs=3)
+    true_rests_s = [
+        (later["start_sample"] - (earlier["start_sample"] + earlier["n_samples"])) / SPAR_RATE_HZ
+        for earlier, later in zip(segments, segments[1:], strict=False)
+    ]
+    assert [s["rest_before_s"] for s in sets[1:]] == pytest.approx(true_rests_s, abs=4)
+    assert activity["steps"] is None
+
+
+def test_too_little_data_gives_an_empty_analysis() -> None:
+    empty = analyse_activity(kind="walking", t_s=np.array([0.0]), acc_mg=np.zeros((1, 3)))
+    assert empty.duration_s == 0
+    assert empty.steps is None
+    assert empty.reps is None
