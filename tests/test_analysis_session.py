@@ -9,7 +9,8 @@ import pytest
 
 from monitor.analysis.session import analyse_activity
 from monitor.capture import CaptureReader
-from monitor.composites import SPAR_RATE_HZ, STRENGTH_CAPTURE, WALKING_CAPTURE
+from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
+from monitor.recordings import SPAR_RATE_HZ
 from monitor.replay import replay_capture
 from monitor.store import Store, TrainingSession
 
