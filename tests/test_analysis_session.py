@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def test_a_strength_session_finds_its_sets_repetitions_and_rests(store: Store, p
         assert found["start_s"] == pytest.approx(truth["start_sample"] / SPAR_RATE_HZ, abs=3)
     true_rests_s = [
         (later["start_sample"] - (earlier["start_sample"] + earlier["n_samples"])) / SPAR_RATE_HZ
-        for earlier, later in zip(segments, segments[1:], strict=False)
+        for earlier, later in itertools.pairwise(segments)
     ]
     assert [s["rest_before_s"] for s in sets[1:]] == pytest.approx(true_rests_s, abs=4)
     assert activity["steps"] is None
