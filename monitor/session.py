@@ -211,7 +211,8 @@ class SessionRecorder:
             row.beat_count = self.sample_counts["rr_ms"]
             row.acc_sample_count = self.sample_counts["acc_mg"]
             row.malformed_count = self.problem_count
-            activity = analyse_activity(kind=row.kind, t_s=acc.t_ns / 1e9, acc_mg=acc.values)
+            relative_s = (acc.t_ns - (acc.t_ns[0] if len(acc) else 0)) / 1e9  # ns first: float64 loses them
+            activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
             db.merge(SessionAnalysis(session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity)))
             db.commit()
             return row

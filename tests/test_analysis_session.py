@@ -59,3 +59,15 @@ def test_too_little_data_gives_an_empty_analysis() -> None:
     assert empty.duration_s == 0
     assert empty.steps is None
     assert empty.reps is None
+
+
+def test_samples_that_do_not_move_time_forward_are_ignored() -> None:
+    t_s = np.arange(0, 120, 0.02)
+    acc_mg = np.column_stack([np.zeros_like(t_s), np.zeros_like(t_s), 1000 + 300 * np.sin(2 * np.pi * 1.8 * t_s)])
+    stuttered_t = t_s.copy()
+    stuttered_t[1000:1003] = stuttered_t[999]  # three samples stamped with the same time
+    clean = analyse_activity(kind="walking", t_s=t_s, acc_mg=acc_mg)
+    stuttered = analyse_activity(kind="walking", t_s=stuttered_t, acc_mg=acc_mg)
+    assert clean.steps is not None
+    assert abs(clean.steps - 1.8 * 120) <= 3
+    assert stuttered.steps == pytest.approx(clean.steps, abs=1)

@@ -35,6 +35,10 @@ def vector_magnitude_g(acc_g: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return magnitude
 
 
+MAX_UPSAMPLING = 32
+"""The fine grid is at most this many times the output rate (1.6 kHz for 50 Hz output)."""
+
+
 def resample_acc(
     *, t_s: npt.ArrayLike, acc: npt.ArrayLike, fs_hz: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -58,8 +62,10 @@ def resample_acc(
         return times.copy(), values.copy()
     if np.any(np.diff(times) <= 0):
         raise ValueError("t_s must strictly increase")
-    input_rate_hz = 1.0 / float(np.median(np.diff(times)))
-    factor = max(1, math.ceil(input_rate_hz / fs_hz - 1e-9))
+    # The mean rate, not the median interval: bunched timestamps (a host stamping a burst
+    # of samples at once) make the median tiny and the fine grid needlessly huge.
+    input_rate_hz = (len(times) - 1) / float(times[-1] - times[0])
+    factor = min(MAX_UPSAMPLING, max(1, math.ceil(input_rate_hz / fs_hz - 1e-9)))
     fine_hz = fs_hz * factor
     n_out = int(np.floor((times[-1] - times[0]) * fs_hz + 1e-9)) + 1
     fine_t = times[0] + np.arange(n_out * factor) / fine_hz

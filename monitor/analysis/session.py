@@ -53,15 +53,18 @@ class ActivityAnalysis:
 def analyse_activity(*, kind: str, t_s: npt.ArrayLike, acc_mg: npt.ArrayLike) -> ActivityAnalysis:
     """What the acceleration of a ``walking`` or ``strength`` session shows.
 
-    ``t_s`` are the samples' times in seconds (any origin, strictly increasing) and
-    ``acc_mg`` their acceleration, shape (n, 3), in mG.
+    ``t_s`` are the samples' times in seconds (any origin, in order) and ``acc_mg`` their
+    acceleration, shape (n, 3), in mG.
     """
     times = np.asarray(t_s, dtype=np.float64)
+    values = np.asarray(acc_mg, dtype=np.float64).reshape(len(times), 3) / 1000.0
+    # Samples that do not move time forward (a link's stutter) carry no new moment.
+    forward: npt.NDArray[np.bool_] = np.ones(len(times), dtype=bool)
+    forward[1:] = times[1:] > np.maximum.accumulate(times)[:-1]
+    times, values = times[forward], values[forward]
     if len(times) < 2:
         return ActivityAnalysis(duration_s=0.0)
-    grid_s, acc = resample_acc(
-        t_s=times - times[0], acc=np.asarray(acc_mg, dtype=np.float64) / 1000.0, fs_hz=ANALYSIS_RATE_HZ
-    )
+    grid_s, acc = resample_acc(t_s=times - times[0], acc=values, fs_hz=ANALYSIS_RATE_HZ)
     duration_s = float(grid_s[-1])
     epochs = mad_epochs(acc, fs_hz=ANALYSIS_RATE_HZ)
     minutes = intensity_minutes(epochs, cutpoints_mg=MAD_CUTPOINTS_MG)
