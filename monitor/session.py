@@ -8,6 +8,7 @@ computed from the stored signals, the same data a later re-analysis sees.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from monitor.analysis import heart_rate_summary
 from monitor.analysis.session import analyse_activity
 from monitor.clock import BeatClock, ClockAlignment
 from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SPAN_NS = 5_000_000_000
 ANALYSIS_VERSION = 1
@@ -211,8 +214,14 @@ class SessionRecorder:
             row.beat_count = self.sample_counts["rr_ms"]
             row.acc_sample_count = self.sample_counts["acc_mg"]
             row.malformed_count = self.problem_count
-            relative_s = (acc.t_ns - (acc.t_ns[0] if len(acc) else 0)) / 1e9  # ns first: float64 loses them
-            activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
-            db.merge(SessionAnalysis(session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity)))
             db.commit()
+            relative_s = (acc.t_ns - (acc.t_ns[0] if len(acc) else 0)) / 1e9  # ns first: float64 loses them
+            try:
+                activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
+            except Exception as error:  # a bug in an analysis must not cost the session its data
+                logger.exception("activity analysis of a session failed")
+                self.report_event("analysis_failed", f"activity analysis failed: {type(error).__name__}: {error}")
+            else:
+                db.merge(SessionAnalysis(session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity)))
+                db.commit()
             return row

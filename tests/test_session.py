@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from drivers.readings import AccelerationBatch, HeartRateReading
@@ -74,3 +75,20 @@ def test_a_better_clock_estimate_never_moves_samples_back_in_time(store: Store, 
     assert len(acc) == 600
     assert np.all(np.diff(acc.t_ns) > 0)
     np.testing.assert_array_equal(acc.values, values[:600])
+
+
+def test_a_failing_analysis_keeps_the_session_and_says_so(
+    store: Store, patient_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: object) -> None:
+        raise FloatingPointError("boom")
+
+    monkeypatch.setattr("monitor.session.analyse_activity", broken)
+    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    recorder.consume(HeartRateReading("h10", T0 + 1_000_000_000, 90, (660.0,), True))
+    session = recorder.finish(ended_at_ns=T0 + 2_000_000_000)
+    assert session.hr_max_bpm == 90
+    with store.session() as db:
+        row = db.get_one(TrainingSession, session.id)
+        assert row.analysis is None
+        assert [e.message for e in row.events] == ["activity analysis failed: FloatingPointError: boom"]
