@@ -93,6 +93,7 @@ def _get_session(db: Session, session_id: int) -> TrainingSession:
 
 def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
     activity = row.analysis.activity if row.analysis is not None else {}
+    heart = (row.analysis.heart if row.analysis is not None else None) or {}
     sets = activity.get("sets")
     return SessionSummary(
         id=row.id,
@@ -109,6 +110,9 @@ def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
         steps=activity.get("steps"),
         reps=None if sets is None else sum(s["reps"] for s in sets),
         sets=None if sets is None else len(sets),
+        rmssd_ms=heart.get("rmssd_ms"),
+        alpha1=heart.get("alpha1"),
+        rr_artifact_fraction=heart.get("artifact_fraction"),
         acc_sample_count=row.acc_sample_count,
         malformed_count=row.malformed_count,
         source=row.source,

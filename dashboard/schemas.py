@@ -36,6 +36,9 @@ class SessionSummary(BaseModel):
     steps: int | None = Field(description="Steps counted in a walking session (batch analysis).")
     reps: int | None = Field(description="Repetitions over all sets of a strength session (batch analysis).")
     sets: int | None = Field(description="Sets found in a strength session (batch analysis).")
+    rmssd_ms: float | None = Field(description="RMSSD after artifact correction; None when withheld (> 5 % artifacts).")
+    alpha1: float | None = Field(description="DFA α1 of the session's corrected beats (boxes 4-16).")
+    rr_artifact_fraction: float | None = Field(description="Share of beats the artifact correction changed, 0..1.")
     acc_sample_count: int | None
     malformed_count: int = Field(
         description="Notifications that could not be used, kept current while live; the first 100 are listed as events."

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
 from monitor.analysis import heart_rate_summary
-from monitor.analysis.session import analyse_activity
+from monitor.analysis.session import analyse_activity, analyse_heart
 from monitor.clock import BeatClock, ClockAlignment
 from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
 
@@ -216,12 +216,18 @@ class SessionRecorder:
             row.malformed_count = self.problem_count
             db.commit()
             relative_s = (acc.t_ns - (acc.t_ns[0] if len(acc) else 0)) / 1e9  # ns first: float64 loses them
+            rr = self.store.signals.read(self.session_id, "rr_ms")
             try:
                 activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
+                heart = analyse_heart(rr_ms=rr.values[:, 0])
             except Exception as error:  # a bug in an analysis must not cost the session its data
-                logger.exception("activity analysis of a session failed")
-                self.report_event("analysis_failed", f"activity analysis failed: {type(error).__name__}: {error}")
+                logger.exception("the analysis of a session failed")
+                self.report_event("analysis_failed", f"analysis failed: {type(error).__name__}: {error}")
             else:
-                db.merge(SessionAnalysis(session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity)))
+                db.merge(
+                    SessionAnalysis(
+                        session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity), heart=asdict(heart)
+                    )
+                )
                 db.commit()
             return row

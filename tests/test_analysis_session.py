@@ -8,7 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from monitor.analysis.session import analyse_activity
+from monitor.analysis import hrv
+from monitor.analysis.session import analyse_activity, analyse_heart
 from monitor.capture import CaptureReader
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.recordings import SPAR_RATE_HZ
@@ -71,3 +72,29 @@ def test_samples_that_do_not_move_time_forward_are_ignored() -> None:
     assert clean.steps is not None
     assert abs(clean.steps - 1.8 * 120) <= 3
     assert stuttered.steps == pytest.approx(clean.steps, abs=1)
+
+
+def test_every_session_gets_hrv_from_its_rr(store: Store, patient_id: int) -> None:
+    session = asyncio.run(replay_capture(WALKING_CAPTURE, store, patient_id=patient_id)).session
+    with store.session() as db:
+        analysis = db.get_one(TrainingSession, session.id).analysis
+        assert analysis is not None
+        heart = analysis.heart
+    assert heart is not None
+    rr = store.signals.read(session.id, "rr_ms").values[:, 0]
+    expected = hrv(rr)
+    assert heart["beats"] == len(rr)
+    assert heart["rmssd_ms"] == pytest.approx(expected.rmssd_ms)
+    assert heart["artifact_fraction"] == pytest.approx(expected.artifact_fraction)
+    assert 0.3 < heart["alpha1"] < 1.8
+
+
+def test_too_few_beats_or_too_many_artifacts_withhold_hrv() -> None:
+    assert analyse_heart(rr_ms=np.full(10, 800.0)).rmssd_ms is None
+    rng = np.random.default_rng(2)
+    missed = 800 + rng.normal(0, 15, 300)
+    missed[::10] *= 2  # a beat missed every tenth: 10 % artifacts
+    withheld = analyse_heart(rr_ms=missed)
+    assert withheld.artifact_fraction is not None
+    assert withheld.artifact_fraction > 0.05
+    assert withheld.rmssd_ms is None

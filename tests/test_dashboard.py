@@ -323,7 +323,10 @@ def test_sessions_show_what_the_batch_analysis_found(store: Store, patient_id: i
         strength = client.get(f"/api/sessions/{lift.id}").json()
         page = client.get(f"/sessions/{lift.id}").text
     assert 200 < walking["steps"] < 230
+    assert walking["rmssd_ms"] > 0
+    assert 0 <= walking["rr_artifact_fraction"] <= 0.05
     assert (walking["sets"], walking["reps"]) == (None, None)
     assert strength["sets"] == 3
     assert 54 <= strength["reps"] <= 66
     assert f"3 sets, {strength['reps']} repetitions" in page
+    assert f"{strength['alpha1']:.2f}" in page

@@ -91,4 +91,4 @@ def test_a_failing_analysis_keeps_the_session_and_says_so(
     with store.session() as db:
         row = db.get_one(TrainingSession, session.id)
         assert row.analysis is None
-        assert [e.message for e in row.events] == ["activity analysis failed: FloatingPointError: boom"]
+        assert [e.message for e in row.events] == ["analysis failed: FloatingPointError: boom"]

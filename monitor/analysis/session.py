@@ -1,8 +1,9 @@
-"""The batch analysis of one session's stored acceleration: what was done.
+"""The batch analysis of one session's stored signals: what was done, and how the heart took it.
 
 Walking sessions get steps, walking time and cadence; strength sessions get sets,
 repetitions, tempo, time under tension and rest; both get minutes per intensity level
-(MAD epochs). This is the authoritative session result; live values are previews.
+(MAD epochs), and from the RR intervals HRV, DFA α1 and HRVT1. This is the
+authoritative session result; live values are previews.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.analysis.acceleration import resample_acc
+from monitor.analysis.dfa import dfa_alpha1, hrvt1_bpm
 from monitor.analysis.intensity import MAD_CUTPOINTS_MG, intensity_minutes, mad_epochs
 from monitor.analysis.reps import segment_sets
+from monitor.analysis.rr import MAX_ARTIFACT_FRACTION, correct_rr, hrv
 from monitor.analysis.steps import count_steps, minutes_at_cadence, walking_bouts
 
 ANALYSIS_RATE_HZ = 50.0
@@ -91,3 +94,43 @@ def analyse_activity(*, kind: str, t_s: npt.ArrayLike, acc_mg: npt.ArrayLike) ->
         for found in segment_sets(acc, fs_hz=ANALYSIS_RATE_HZ)
     )
     return ActivityAnalysis(duration_s=duration_s, sets=sets, moderate_or_vigorous_min=active_min)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartAnalysis:
+    beats: int
+    artifact_fraction: float | None
+    """Share of beats the artifact correction changed; HRV is withheld above 5 %."""
+    rmssd_ms: float | None = None
+    sdnn_ms: float | None = None
+    mean_hr_bpm: float | None = None
+    alpha1: float | None = None
+    """DFA α1 of the whole session's corrected beats (boxes 4-16)."""
+    hrvt1_bpm: float | None = None
+    """Heart rate where α1 crosses 0.75, when the session spans it."""
+
+
+MIN_BEATS_FOR_HRV = 32
+"""DFA with boxes up to 16 beats needs at least two boxes of the largest size."""
+
+
+def analyse_heart(*, rr_ms: npt.ArrayLike) -> HeartAnalysis:
+    """HRV after artifact correction, α1 and HRVT1 of a session's RR intervals."""
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    if len(rr) < MIN_BEATS_FOR_HRV:
+        return HeartAnalysis(beats=len(rr), artifact_fraction=None)
+    correction = correct_rr(rr)
+    if correction.artifact_fraction > MAX_ARTIFACT_FRACTION:
+        return HeartAnalysis(beats=len(rr), artifact_fraction=correction.artifact_fraction)
+    corrected = correction.rr_ms
+    variability = hrv(corrected, correct_artifacts=False)
+    alpha = dfa_alpha1(corrected)
+    return HeartAnalysis(
+        beats=len(rr),
+        artifact_fraction=correction.artifact_fraction,
+        rmssd_ms=variability.rmssd_ms,
+        sdnn_ms=variability.sdnn_ms,
+        mean_hr_bpm=variability.mean_hr_bpm,
+        alpha1=None if np.isnan(alpha) else float(alpha),
+        hrvt1_bpm=hrvt1_bpm(corrected),
+    )

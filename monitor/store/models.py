@@ -120,6 +120,7 @@ class SessionAnalysis(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     activity: Mapped[dict[str, Any]] = mapped_column(JSON)
+    heart: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     session: Mapped[TrainingSession] = relationship(back_populates="analysis")
 
