@@ -15,13 +15,11 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
 import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 from agcounts.extract import get_counts  # noqa: E402
+from timing import median_s  # noqa: E402
 
 from monitor.analysis.intensity import (  # noqa: E402
     ENMO_CUTPOINTS_MG,
@@ -43,15 +41,6 @@ def synthetic_session(*, minutes: int, fs_hz: int, seed: int = 0) -> npt.NDArray
     noise = np.random.default_rng(seed).normal(0.0, 0.02, (len(t_s), 3))
     acc: npt.NDArray[np.float64] = (1.0 + pulses)[:, None] * axis + noise
     return acc
-
-
-def median_s(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def full_analysis(acc_g: npt.NDArray[np.float64], fs_hz: int) -> object:

@@ -9,12 +9,12 @@ same input and are checked to agree before they are timed.
 from __future__ import annotations
 
 import platform
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from timing import fastest_s
 
 from monitor.analysis import correct_rr, dfa_alpha1, dfa_alpha1_windows, hrv
 from monitor.recordings import default_recordings_dir, load_gudb_beats
@@ -22,17 +22,6 @@ from monitor.recordings import default_recordings_dir, load_gudb_beats
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import neurokit2 as nk
-
-REPEATS = 5
-
-
-def fastest_s(run: Callable[[], Any], repeat: int = REPEATS) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def one_hour_rr_ms() -> np.ndarray:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +18,7 @@ from typing import Any
 import bleakheart
 import numpy as np
 from bleakheart import HeartRate, PolarMeasurementData
+from timing import fastest_s, median_s
 
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID, parse_heart_rate
 from drivers.polar_pmd import PMD_DATA_UUID, decode_frame
@@ -29,21 +28,12 @@ from monitor.replay import replay_capture
 from monitor.store import Patient, Store
 
 
-def median_s(run: Callable[[], object], repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def side_by_side(name: str, unit: str, count: int, ours: Callable[[], Any], peer: Callable[[], Any]) -> str:
     """Rates from the fastest of interleaved runs: noise on a shared machine only ever adds time."""
     ours_s, peer_s = [], []
     for _ in range(9):
-        ours_s.append(median_s(ours, repeat=1))
-        peer_s.append(median_s(peer, repeat=1))
+        ours_s.append(fastest_s(ours, repeat=1))
+        peer_s.append(fastest_s(peer, repeat=1))
     ours_rate, peer_rate = count / min(ours_s), count / min(peer_s)
     return f"| {name} | {ours_rate:,.0f} {unit} | {peer_rate:,.0f} {unit} | {ours_rate / peer_rate:.1f}× |"
 

@@ -122,9 +122,12 @@ def test_demo_serves_the_clinic_with_a_live_session_and_stops_by_itself(tmp_path
         sessions = [s for p in patients for s in get_json(f"{base}/api/patients/{p['pseudonym']}/sessions")]
         live = [s for s in sessions if s["status"] == "live"]
         assert len(live) == 1
-        first = get_json(f"{base}/api/sessions/{live[0]['id']}/heart-rate")
-        time.sleep(6.5)  # the recorder writes a chunk every 5 s of data
-        later = get_json(f"{base}/api/sessions/{live[0]['id']}/heart-rate")
+        heart_rate_url = f"{base}/api/sessions/{live[0]['id']}/heart-rate"
+        first = get_json(heart_rate_url)
+        # The recorder writes a chunk every 5 s of data; wait for the next one.
+        deadline = time.monotonic() + 12
+        while len((later := get_json(heart_rate_url))["t_s"]) <= len(first["t_s"]) and time.monotonic() < deadline:
+            time.sleep(0.25)
         assert isinstance(first, dict)
         assert isinstance(later, dict)
         assert len(later["t_s"]) > len(first["t_s"])
