@@ -68,6 +68,10 @@ def test_replay_reports_bad_lines_by_number(data_dir: Path, tmp_path: Path) -> N
         (["replay", "no-such-file.jsonl", "--patient", "p"], "no capture file"),
         (["replay", str(WALKING_CAPTURE), "--patient", "p", "--kind", "yoga"], "walking or strength"),
         (["replay", str(WALKING_CAPTURE), "--patient", "p", "--speed", "0"], "positive"),
+        (["record", "--device", "x", "--patient", "p", "--kind", "walking", "--duration", "0"], "--duration"),
+        (["capture", "--device", "x", "--out", "x.jsonl", "--duration", "-1"], "--duration"),
+        (["demo", "--duration", "0"], "--duration"),
+        (["scan", "--timeout", "0"], "--timeout"),
     ],
 )
 def test_bad_arguments_get_a_clear_error(data_dir: Path, args: list[str], message: str) -> None:

@@ -30,7 +30,7 @@ from monitor.store import Store
 DeviceOption = Annotated[str, typer.Option("--device", help="name, end of name (e.g. 0A1B2C3D) or address")]
 AccRateOption = Annotated[int, typer.Option("--acc-rate", help="Polar H10 accelerometer rate: 25, 50, 100 or 200 Hz")]
 EcgOption = Annotated[bool, typer.Option("--ecg", help="also stream a Polar H10's ECG (130 Hz)")]
-ScanOption = Annotated[float, typer.Option("--scan-timeout", help="seconds to look for the device")]
+ScanOption = Annotated[float, typer.Option("--scan-timeout", min=0.1, help="seconds to look for the device")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ def _run(coroutine: Any) -> Any:
 
 
 @app.command("scan")
-def scan_command(timeout: Annotated[float, typer.Option(help="seconds to listen")] = 5.0) -> None:
+def scan_command(timeout: Annotated[float, typer.Option(min=0.1, help="seconds to listen")] = 5.0) -> None:
     """List the wearables nearby: kind, name, address, signal strength, services."""
 
     async def run() -> list[DiscoveredWearable]:
@@ -111,7 +111,7 @@ def record(
     device: DeviceOption,
     patient: Annotated[str, typer.Option("--patient", help="patient pseudonym; created if new")],
     kind: Annotated[str, typer.Option("--kind", help="walking or strength")],
-    duration: Annotated[float | None, typer.Option(help="seconds; default: until Ctrl-C")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.1, help="seconds; default: until Ctrl-C")] = None,
     acc_rate: AccRateOption = 200,
     ecg: EcgOption = False,
     scan_timeout: ScanOption = 10.0,
@@ -139,7 +139,7 @@ def record(
 def capture(
     device: DeviceOption,
     out: Annotated[Path, typer.Option("--out", help="capture file to write (.jsonl or .jsonl.gz)")],
-    duration: Annotated[float, typer.Option(help="seconds to record")] = 60.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="seconds to record")] = 60.0,
     acc_rate: AccRateOption = 200,
     ecg: EcgOption = False,
     scan_timeout: ScanOption = 10.0,

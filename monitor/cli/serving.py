@@ -37,7 +37,7 @@ def demo(
     port: Annotated[int, typer.Option(help="port for the dashboard")] = 8000,
     duration: Annotated[
         float | None,
-        typer.Option(help="stop by itself after this many seconds; default: run until Ctrl-C"),
+        typer.Option(min=0.1, help="stop by itself after this many seconds; default: run until Ctrl-C"),
     ] = None,
     weeks: Annotated[int, typer.Option(min=1, max=26, help="weeks of history per patient")] = 6,
 ) -> None:
