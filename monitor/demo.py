@@ -7,6 +7,7 @@ demo shows exactly what the pipeline stores.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,12 +78,12 @@ async def seed_demo_clinic(
     return patients
 
 
-async def run_live_sessions(store: Store, patients: list[Patient]) -> None:
+async def run_live_sessions(store: Store, patients: list[Patient], *, started: asyncio.Event | None = None) -> None:
     """Patients training now, one after the other, each wearing a virtual Polar H10.
 
     The strap replays a bundled capture in real time over Bumble's virtual link, and the
     session is recorded exactly as from a real strap: bleak, the H10 driver, the live
-    recorder.
+    recorder. ``started`` is set when the first of them is being recorded.
     """
     client, scanner = backend_classes()
     for patient, demo in itertools.cycle(zip(patients, DEMO_PATIENTS, strict=True)):
@@ -101,6 +102,7 @@ async def run_live_sessions(store: Store, patients: list[Patient]) -> None:
                 kind=kind,
                 duration_s=replay.items[-1].t_ns / 1e9,
                 source="live, from a virtual Polar H10 replaying a bundled capture",
+                started=started,
             )
 
 

@@ -33,12 +33,13 @@ async def record_session(
     kind: str,
     duration_s: float | None = None,
     source: str = "live recording",
+    started: asyncio.Event | None = None,
 ) -> TrainingSession:
     """Record from the wearables until ``duration_s`` has passed, or until cancelled.
 
     The session ends ``complete`` at the end of the duration, and ``interrupted`` if it
     is cancelled or every wearable gave up reconnecting before then; what arrived is
-    kept either way.
+    kept either way. ``started`` is set once the session exists in the store.
     """
     async with contextlib.AsyncExitStack() as stack:
         # Connect first: a wearable that cannot be reached leaves no empty session behind.
@@ -52,6 +53,8 @@ async def record_session(
             source=source,
             devices=", ".join(w.label for w in wearables),
         )
+        if started is not None:
+            started.set()
         status = "interrupted"
 
         async def follow(wearable: Wearable) -> None:

@@ -139,6 +139,7 @@ def test_demo_serves_the_clinic_with_a_live_session_and_stops_by_itself(tmp_path
     finally:
         if demo.poll() is None:
             demo.kill()
+            demo.communicate()
     assert demo.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
     assert "physio@demo.dosis.invalid" in output

@@ -57,19 +57,26 @@ def demo(
             )
         )
     url = f"http://{settings.host}:{port}"
-    console.print(f"\n[bold green]Dosis demo[/] at [link={url}]{url}[/link]  ({store.url})")
-    console.print(
-        "Login: sign-in is not enforced yet in this build (a placeholder until real accounts arrive); "
-        f"the demo clinician is {DEMO_CLINICIAN.display_name}, {DEMO_CLINICIAN.email}."
-    )
-    console.print("Patients: " + ", ".join(f"{p.display_name} ({p.pseudonym})" for p in patients))
-    console.print(
-        "A patient is training now, wearing a virtual Polar H10." + ("" if duration else " Stop with Ctrl-C.")
-    )
     server = uvicorn.Server(uvicorn.Config(create_app(store), host=settings.host, port=port, log_level="warning"))
 
     async def run() -> None:
-        live = asyncio.create_task(run_live_sessions(store, patients))
+        started = asyncio.Event()
+        live = asyncio.create_task(run_live_sessions(store, patients, started=started))
+        # Announce the clinic only once a patient is training, so the first page shown has them live.
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait([live, waiting], return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():
+            waiting.cancel()
+            live.result()  # raises what stopped the live session from starting
+        console.print(f"\n[bold green]Dosis demo[/] at [link={url}]{url}[/link]  ({store.url})")
+        console.print(
+            "Login: sign-in is not enforced yet in this build (a placeholder until real accounts arrive); "
+            f"the demo clinician is {DEMO_CLINICIAN.display_name}, {DEMO_CLINICIAN.email}."
+        )
+        console.print("Patients: " + ", ".join(f"{p.display_name} ({p.pseudonym})" for p in patients))
+        console.print(
+            "A patient is training now, wearing a virtual Polar H10." + ("" if duration else " Stop with Ctrl-C.")
+        )
         stopper = (
             asyncio.get_running_loop().call_later(duration, setattr, server, "should_exit", True) if duration else None
         )
