@@ -51,6 +51,28 @@ def load_gudb_beats(recordings: Path, subject: str, task: str, *, annotation: st
 
 
 @dataclass(frozen=True, slots=True)
+class EcgRecording:
+    """A Polar H10 recording: its ECG, and the RR intervals the strap itself reported."""
+
+    ecg_t_s: npt.NDArray[np.float64]
+    """Seconds from the first ECG sample."""
+    ecg_mv: npt.NDArray[np.float64]
+    rr_ms: npt.NDArray[np.float64]
+
+    @property
+    def ecg_rate_hz(self) -> float:
+        return float((len(self.ecg_t_s) - 1) / (self.ecg_t_s[-1] - self.ecg_t_s[0]))
+
+
+def load_polar_h10_rest(recordings: Path) -> EcgRecording:
+    """The 10-minute resting H10 recording with frequent premature ventricular beats."""
+    with gzip.open(recordings / "polar_h10_rest_ecg_rr" / "polar_h10.csv.gz", "rt") as f:
+        table = np.genfromtxt(f, delimiter=",", skip_header=1, dtype=np.float64)
+    rr = table[:, 3]
+    return EcgRecording((table[:, 0] - table[0, 0]) / 1e9, table[:, 1], rr[np.isfinite(rr)])
+
+
+@dataclass(frozen=True, slots=True)
 class Walk:
     t_s: npt.NDArray[np.float64]
     """Seconds from the first accelerometer sample; irregular, strictly increasing."""

@@ -8,7 +8,7 @@ repetition period ``T`` from the autocorrelation in 0.7–8 s; count peaks at le
 A8 suggests 1–8 s and 0.5·T; on the SPAR shoulder sets some subjects repeat every
 0.95 s (a 1 s floor then finds 2·T and counts half) and 0.5·T lets a double-humped
 repetition count twice. These three values were tuned on all 70 SPAR sets;
-bench/validate_activity.py also reports leave-one-subject-out figures.
+bench/validate.py also reports leave-one-subject-out figures.
 
 Set segmentation: a set is a stretch where the acceleration varies (moving standard
 deviation of the three axes above ``active_g``), at least ``min_set_s`` long, separated

@@ -10,7 +10,7 @@ regular steps, so that fidgeting, standing up or adjusting the strap do not coun
 ``prominence_g`` = 0.10 g was chosen on the four arm-band Oxford walks, where
 0.05–0.10 g tie (mean error 0.94–0.99 %); the tie was broken towards 0.10 after the
 chest and thigh results had been seen. A leave-one-walk-out choice, which never sees
-the walk it is scored on, gives the same accuracy (bench/validate_activity.py).
+the walk it is scored on, gives the same accuracy (bench/validate.py).
 ``min_bout_steps`` = 8 is the middle of A7's 4–10 and made no difference there.
 """
 
