@@ -29,8 +29,8 @@ from scipy import signal
 
 from monitor.analysis.acceleration import resample_acc, to_g, vector_magnitude_g
 from monitor.analysis.reps import count_reps
-from monitor.analysis.steps import count_steps
 from monitor.analysis.rr import correct_rr, hrv, time_domain
+from monitor.analysis.steps import count_steps
 from monitor.recordings import (
     SparSet,
     default_recordings_dir,
