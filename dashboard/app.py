@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from dashboard import api, pages
+from dashboard import api, clinical_api, pages
 from dashboard.queries import NotFoundError
 from monitor.store import Store
 
@@ -20,6 +20,7 @@ def create_app(store: Store) -> FastAPI:
     app = FastAPI(title="Dosis dashboard", summary="Training sessions of exercise-therapy patients.")
     app.state.store = store
     app.include_router(api.router)
+    app.include_router(clinical_api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(NotFoundError, _not_found)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from monitor.tolerance.messages import format_number
+
 MISSING = "—"
 
 
@@ -39,7 +41,12 @@ def count(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 
 
+def number(value: float | None) -> str:
+    return MISSING if value is None else format_number(value)
+
+
 FILTERS = {
+    "number": number,
     "utc_datetime": utc_datetime,
     "utc_time": utc_time,
     "duration_mm_ss": duration_mm_ss,

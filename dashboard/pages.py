@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from dashboard import queries
-from dashboard.deps import DbDep
+from dashboard import clinical_queries, queries
+from dashboard.deps import DbDep, StoreDep
 from dashboard.formatting import FILTERS
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -24,10 +24,13 @@ def patients_page(request: Request, db: DbDep) -> HTMLResponse:
 
 
 @router.get("/patients/{pseudonym}")
-def patient_page(request: Request, pseudonym: str, db: DbDep) -> HTMLResponse:
+def patient_page(request: Request, pseudonym: str, db: DbDep, store: StoreDep) -> HTMLResponse:
     patient = queries.get_patient(db, pseudonym)
     sessions = queries.patient_sessions(db, pseudonym)
-    return templates.TemplateResponse(request, "patient.html", {"patient": patient, "sessions": sessions})
+    weeks = list(reversed(clinical_queries.patient_weeks(db, patient, tz=store.tz, weeks=12)))
+    return templates.TemplateResponse(
+        request, "patient.html", {"patient": patient, "sessions": sessions, "weeks": weeks}
+    )
 
 
 @router.get("/sessions/{session_id}")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from dashboard.schemas import HeartRateSeries, PatientOverview, SessionDetail, SessionEventOut, SessionSummary
 from monitor.analysis import resample_hr_1hz
+from monitor.load import StrengthSet, session_load
 from monitor.store import Patient, Store, TrainingSession
 
 
@@ -95,6 +96,15 @@ def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
     activity = row.analysis.activity if row.analysis is not None else {}
     heart = (row.analysis.heart if row.analysis is not None else None) or {}
     sets = activity.get("sets")
+    weight_kg = row.report.weight_kg if row.report else None
+    external = session_load(
+        duration_min=(row.duration_s or 0) / 60,
+        cr10=row.report.effort_cr10 if row.report and row.duration_s is not None else None,
+        strength_sets=None
+        if sets is None
+        else [StrengthSet(s["reps"], s["time_under_tension_s"], weight_kg) for s in sets],
+    )
+    walking_s = activity.get("walking_s")
     return SessionSummary(
         id=row.id,
         patient_pseudonym=pseudonym,
@@ -108,11 +118,20 @@ def _summary(row: TrainingSession, pseudonym: str) -> SessionSummary:
         hr_coverage=row.hr_coverage,
         beat_count=row.beat_count,
         steps=activity.get("steps"),
-        reps=None if sets is None else sum(s["reps"] for s in sets),
-        sets=None if sets is None else len(sets),
+        reps=external.reps,
+        sets=external.sets,
+        walking_min=None if walking_s is None else walking_s / 60,
+        minutes_at_100_spm=activity.get("minutes_at_100_spm"),
+        volume_kg=external.volume_kg,
+        time_under_tension_s=external.time_under_tension_s,
         rmssd_ms=heart.get("rmssd_ms"),
         alpha1=heart.get("alpha1"),
         rr_artifact_fraction=heart.get("artifact_fraction"),
+        srpe_au=external.srpe_au,
+        trimp_banister=row.load.trimp_banister if row.load else None,
+        trimp_edwards=row.load.trimp_edwards if row.load else None,
+        time_above_ceiling_s=row.load.time_above_ceiling_s if row.load else None,
+        ceiling_bpm=row.load.ceiling_bpm if row.load else None,
         acc_sample_count=row.acc_sample_count,
         malformed_count=row.malformed_count,
         source=row.source,

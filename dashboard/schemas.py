@@ -39,6 +39,15 @@ class SessionSummary(BaseModel):
     rmssd_ms: float | None = Field(description="RMSSD after artifact correction; None when withheld (> 5 % artifacts).")
     alpha1: float | None = Field(description="DFA α1 of the session's corrected beats (boxes 4-16).")
     rr_artifact_fraction: float | None = Field(description="Share of beats the artifact correction changed, 0..1.")
+    walking_min: float | None = Field(description="Minutes within walking bouts (batch analysis).")
+    minutes_at_100_spm: int | None = Field(description="Whole minutes at ≥ 100 steps/min (moderate walking).")
+    volume_kg: float | None = Field(description="Repetitions × the weight the patient entered; None without one.")
+    time_under_tension_s: float | None = Field(description="Σ over the sets (batch analysis).")
+    srpe_au: float | None = Field(description="Session load: the patient's CR-10 effort × minutes.")
+    trimp_banister: float | None = Field(description="Banister TRIMP, second by second (needs sex, rest and max HR).")
+    trimp_edwards: float | None = Field(description="Edwards TRIMP (minutes in zones of % HRmax × 1-5).")
+    time_above_ceiling_s: float | None = Field(description="Seconds above the heart-rate ceiling prescribed that day.")
+    ceiling_bpm: float | None
     acc_sample_count: int | None
     malformed_count: int = Field(
         description="Notifications that could not be used, kept current while live; the first 100 are listed as events."

@@ -20,14 +20,16 @@ from sqlalchemy.orm import Session
 
 from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
 from monitor.analysis import heart_rate_summary
+from monitor.analysis.heart_rate import resample_hr_1hz
 from monitor.analysis.session import analyse_activity, analyse_heart
 from monitor.clock import BeatClock, ClockAlignment
 from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
+from monitor.store.clinical import write_session_load
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SPAN_NS = 5_000_000_000
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 """Bump when the batch analysis changes what it writes, so stale rows can be recomputed."""
 MAX_STORED_PROBLEMS = 100
 """Problems beyond this many are counted but not each written down."""
@@ -220,14 +222,16 @@ class SessionRecorder:
             try:
                 activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
                 heart = analyse_heart(rr_ms=rr.values[:, 0])
-            except Exception as error:  # a bug in an analysis must not cost the session its data
-                logger.exception("the analysis of a session failed")
-                self.report_event("analysis_failed", f"analysis failed: {type(error).__name__}: {error}")
-            else:
                 db.merge(
                     SessionAnalysis(
                         session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity), heart=asdict(heart)
                     )
                 )
+                _, hr_1hz = resample_hr_1hz(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
+                write_session_load(db, row, hr_1hz, tz=self.store.tz)
                 db.commit()
+            except Exception as error:  # a bug in an analysis must not cost the session its data
+                db.rollback()
+                logger.exception("the analysis of a session failed")
+                self.report_event("analysis_failed", f"analysis failed: {type(error).__name__}: {error}")
             return row

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platformdirs import user_data_path
 from pydantic import Field
@@ -20,11 +22,29 @@ class Settings(BaseSettings):
     ble: Literal["system", "virtual"] = "system"
     """``virtual``: bleak runs over Bumble's in-process link against virtual wearables
     that replay the bundled captures, for trying Dosis without a strap."""
+    timezone: str | None = None
+    """IANA name of the clinic's timezone (e.g. ``Europe/Copenhagen``): where its days and
+    weeks begin. Default: this machine's current offset."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+
+    def tzinfo(self) -> tzinfo:
+        if self.timezone:
+            try:
+                return ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(f"DOSIS_TIMEZONE={self.timezone!r} is not a known timezone") from error
+        return local_timezone()
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.data_dir / 'dosis.sqlite3'}"
+
+
+def local_timezone() -> tzinfo:
+    """This machine's timezone as its current UTC offset."""
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None  # astimezone() always sets one
+    return local

@@ -220,11 +220,18 @@ def test_openapi_documents_the_api_but_not_the_pages(client: TestClient) -> None
     paths = client.get("/openapi.json").json()["paths"]
     assert sorted(paths) == [
         "/api/patients",
+        "/api/patients/{pseudonym}/load",
+        "/api/patients/{pseudonym}/mornings/{day}",
+        "/api/patients/{pseudonym}/prescriptions",
         "/api/patients/{pseudonym}/sessions",
+        "/api/patients/{pseudonym}/weeks",
+        "/api/patients/{pseudonym}/weeks/{start}/decision",
         "/api/sessions/{session_id}",
         "/api/sessions/{session_id}/heart-rate",
+        "/api/sessions/{session_id}/report",
     ]
     assert "404" in paths["/api/sessions/{session_id}"]["get"]["responses"]
+    assert "409" in paths["/api/patients/{pseudonym}/weeks/{start}/decision"]["post"]["responses"]
 
 
 def test_overview_page_lists_patients(client: TestClient) -> None:

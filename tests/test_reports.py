@@ -21,6 +21,8 @@ def test_reports_keep_their_time_and_checked_ratings() -> None:
     [
         (lambda: SessionReport(NOW, pain_during=11), "pain_during must be from 0 to 10"),
         (lambda: SessionReport(NOW, effort_cr10=-1), "effort_cr10"),
+        (lambda: SessionReport(NOW, weight_kg=0), "weight_kg"),
+        (lambda: SessionReport(NOW, weight_kg=501), "weight_kg"),
         (lambda: SessionReport(datetime(2026, 9, 2), pain_during=1), "timezone"),
         (lambda: MorningReport(date(2026, 9, 3), NOW, stiffness=12), "stiffness"),
         (lambda: MorningReport(date(2026, 9, 3), NOW, red_flags=frozenset({"headache"})), "unknown red-flag"),

@@ -120,7 +120,7 @@ def record(
     if kind not in SESSION_KINDS:
         raise fail(f"--kind must be walking or strength, not {kind!r}")
     settings = Settings()
-    store = Store(settings.resolved_database_url())
+    store = Store(settings.resolved_database_url(), tz=settings.tzinfo())
     pid = patient_id(store, patient)
 
     async def run() -> None:

@@ -28,7 +28,7 @@ def serve(
     from dashboard.app import create_app
 
     settings = Settings()
-    store = Store(settings.resolved_database_url())
+    store = Store(settings.resolved_database_url(), tz=settings.tzinfo())
     uvicorn.run(create_app(store), host=host or settings.host, port=port or settings.port, log_level="info")
 
 
@@ -45,7 +45,7 @@ def demo(
     from dashboard.app import create_app
 
     settings = Settings()
-    store = Store(fresh_demo_database(settings.data_dir))
+    store = Store(fresh_demo_database(settings.data_dir), tz=settings.tzinfo())
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Recording the demo clinic's history", total=None)
         patients = asyncio.run(

@@ -38,7 +38,8 @@ def replay(
         raise fail(f"no capture file at {capture}")
     if speed is not None and speed <= 0:
         raise fail("--speed must be positive")
-    store = Store(Settings().resolved_database_url())
+    settings = Settings()
+    store = Store(settings.resolved_database_url(), tz=settings.tzinfo())
     start_ns = None if start is None else int(start.replace(tzinfo=start.tzinfo or UTC).timestamp() * 1e9)
     try:
         result = asyncio.run(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.settings import local_timezone
 from monitor.store.models import (
     Base,
     Clinician,
@@ -44,8 +46,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 class Store:
     """The database behind one Dosis installation: ORM sessions plus the signal store."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, tz: tzinfo | None = None) -> None:
         self.url = url
+        self.tz = tz or local_timezone()
+        """The clinic's timezone: where days and weeks begin."""
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -6,12 +6,13 @@ signals carry no personal data.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -103,6 +104,8 @@ class TrainingSession(Base):
 
     patient: Mapped[Patient] = relationship(back_populates="sessions")
     analysis: Mapped[SessionAnalysis | None] = relationship(back_populates="session", cascade="all, delete-orphan")
+    load: Mapped[SessionLoadRow | None] = relationship(cascade="all, delete-orphan")
+    report: Mapped[SessionReportRow | None] = relationship(cascade="all, delete-orphan")
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"
     )
@@ -163,3 +166,98 @@ class SignalChunk(Base):
     scale: Mapped[float] = mapped_column(Float, default=1.0)
     times: Mapped[bytes | None] = mapped_column(LargeBinary)
     values: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ClinicalProfile(Base):
+    """What load needs to know about a patient: sex for Banister's coefficients, rest and max heart rate."""
+
+    __tablename__ = "clinical_profile"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True)
+    sex: Mapped[str | None] = mapped_column(String(8))
+    """``male`` or ``female`` (Banister TRIMP); None: TRIMP is not computed."""
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    hr_rest_bpm: Mapped[float | None] = mapped_column(Float)
+    hr_max_bpm: Mapped[float | None] = mapped_column(Float)
+    """Measured; None: Tanaka's estimate from the birth year is used."""
+    updated_at: Mapped[datetime]
+
+
+class PrescriptionVersion(Base):
+    """One version of a patient's prescription; versions are never changed, only added."""
+
+    __tablename__ = "prescription_version"
+    __table_args__ = (UniqueConstraint("patient_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[date] = mapped_column(Date)
+    """The first day it applies to; weeks from then on are judged against it."""
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """``monitor.tolerance.Prescription`` as JSON."""
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("clinician.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class SessionReportRow(Base):
+    """The patient's report on one session: pain before, during, after, effort; with when it was given."""
+
+    __tablename__ = "session_report"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), primary_key=True)
+    pain_before: Mapped[float | None] = mapped_column(Float)
+    pain_during: Mapped[float | None] = mapped_column(Float)
+    pain_after: Mapped[float | None] = mapped_column(Float)
+    effort_cr10: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reported_at: Mapped[datetime]
+
+
+class MorningReportRow(Base):
+    """Pain and stiffness on waking, and the red-flag questions, one per patient and day."""
+
+    __tablename__ = "morning_report"
+    __table_args__ = (UniqueConstraint("patient_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    pain: Mapped[float | None] = mapped_column(Float)
+    stiffness: Mapped[float | None] = mapped_column(Float)
+    red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reported_at: Mapped[datetime]
+
+
+class SessionLoadRow(Base):
+    """A session's heart-rate load, written when it ends (against the ceiling prescribed then)."""
+
+    __tablename__ = "session_load"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), primary_key=True)
+    trimp_banister: Mapped[float | None] = mapped_column(Float)
+    trimp_edwards: Mapped[float | None] = mapped_column(Float)
+    time_above_ceiling_s: Mapped[float | None] = mapped_column(Float)
+    ceiling_bpm: Mapped[float | None] = mapped_column(Float)
+
+
+class AdviceDecision(Base):
+    """What a clinician did with a week's advice: confirmed, changed or rejected, and when."""
+
+    __tablename__ = "advice_decision"
+    __table_args__ = (UniqueConstraint("patient_id", "week_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    advice: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The advice as it was shown: action, message and proposed changes."""
+    decision: Mapped[str] = mapped_column(String(16))
+    """``confirmed``, ``changed`` or ``rejected``."""
+    prescription_version_id: Mapped[int | None] = mapped_column(ForeignKey("prescription_version.id"))
+    """The version the decision created (confirmed or changed); None when rejected."""
+    decided_at: Mapped[datetime]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("clinician.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(1000), default="")

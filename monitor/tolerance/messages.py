@@ -49,8 +49,13 @@ def _format(value: Param, catalogue: Mapping[str, str]) -> str:
     if isinstance(value, Message):
         return render(value, catalogue)
     if isinstance(value, float):
-        return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+        return format_number(value)
     return str(value)
+
+
+def format_number(value: float) -> str:
+    """At most one decimal, none when whole: 29.2, 30, 133.1."""
+    return str(int(value)) if value == int(value) else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 ENGLISH: Mapping[str, str] = MappingProxyType(

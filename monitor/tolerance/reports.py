@@ -16,6 +16,9 @@ RED_FLAG_QUESTIONS = ("weight_loss", "numbness", "fever", "dizziness", "redness"
 dizziness, redness over the area. Any "yes" means: see a doctor before training on."""
 
 
+MAX_WEIGHT_KG = 500.0
+
+
 def _check_red_flags(answers: frozenset[str]) -> frozenset[str]:
     unknown = answers - set(RED_FLAG_QUESTIONS)
     if unknown:
@@ -35,10 +38,14 @@ class SessionReport:
     """Foster's modified CR-10, collected about 30 minutes after the session."""
     red_flags: frozenset[str] = field(default_factory=frozenset)
     """The red-flag questions answered "yes"."""
+    weight_kg: float | None = None
+    """External weight used in the session's strength sets, when the patient entered one."""
 
     def __post_init__(self) -> None:
         if self.reported_at.tzinfo is None:
             raise ValueError("reported_at needs a timezone")
+        if self.weight_kg is not None and not 0 < self.weight_kg <= MAX_WEIGHT_KG:
+            raise ValueError(f"weight_kg must be above 0 and at most {MAX_WEIGHT_KG}, got {self.weight_kg}")
         for name in ("pain_before", "pain_during", "pain_after", "effort_cr10"):
             value = getattr(self, name)
             if value is not None:
