@@ -59,3 +59,14 @@ def test_red_flags_come_first_and_are_critical() -> None:
     report = SessionReport(datetime(2026, 9, 7, 18, tzinfo=UTC), pain_during=7, red_flags=frozenset({"dizziness"}))
     flags = flags_for(SessionRecord(1, MONDAY, "walking", 30, report=report))
     assert [(f.rule, f.severity) for f in flags] == [("red_flag", "critical"), ("pain_during_above_limit", "warning")]
+
+
+def test_a_prescription_past_its_review_date_says_so() -> None:
+    due = WeekInput(MONDAY, P.with_changes(review_on=date(2026, 9, 10)), [SessionRecord(1, MONDAY, "walking", 30)], [])
+    (flag,) = week_flags(due, previous=None, weekly_load_au=0, previous_load_au=None)
+    assert (flag.rule, flag.severity, flag.source) == ("review_due", "info", "prescription")
+    assert flag.message.english() == "The prescription was due for review on 2026-09-10."
+    later = WeekInput(
+        MONDAY, P.with_changes(review_on=date(2026, 9, 14)), [SessionRecord(1, MONDAY, "walking", 30)], []
+    )
+    assert week_flags(later, previous=None, weekly_load_au=0, previous_load_au=None) == []

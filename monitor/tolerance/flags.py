@@ -13,7 +13,7 @@ from monitor.tolerance.reports import RED_FLAG_QUESTIONS
 from monitor.tolerance.week import WeekInput
 
 Severity = Literal["info", "warning", "critical"]
-Source = Literal["self-report", "heart rate", "sessions", "load", "data quality"]
+Source = Literal["self-report", "heart rate", "sessions", "load", "data quality", "prescription"]
 
 MORNING_RISE_NRS = 1.0
 """A weekly mean of morning pain or stiffness this much above last week's counts as rising:
@@ -157,6 +157,8 @@ def week_flags(
                 cap=_percent(p.max_weekly_progression),
             )
         )
+    if p.review_on is not None and p.review_on < week.start + timedelta(days=7):
+        flags.append(_flag("review_due", "info", "prescription", on=p.review_on.isoformat()))
     done = len(week.sessions)
     if done < p.sessions_per_week:
         severity: Severity = "warning" if done <= p.sessions_per_week / 2 else "info"

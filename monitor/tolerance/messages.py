@@ -92,6 +92,7 @@ ENGLISH: Mapping[str, str] = MappingProxyType(
         "flag.weekly_load_rise": (
             "Weekly load rose by {percent}% ({previous} to {current} AU), above the cap of {cap}%."
         ),
+        "flag.review_due": "The prescription was due for review on {on}.",
         "flag.missed_sessions": "{done} of {prescribed} prescribed sessions done this week.",
         "flag.poor_data_quality": "Session on {day}: {problem}.",
         "flag.red_flag": "Red-flag answer on {day}: {question}. Refer to a doctor before training on.",
