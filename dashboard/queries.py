@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dashboard.schemas import HeartRateSeries, PatientOverview, SessionDetail, SessionEventOut, SessionSummary
@@ -24,22 +24,39 @@ def ns_to_utc(t_ns: int) -> datetime:
 
 
 def list_patients(db: Session) -> list[PatientOverview]:
-    patients = db.scalars(select(Patient).options(selectinload(Patient.sessions)).order_by(Patient.display_name))
-    overviews = []
-    for patient in patients:
-        last = max(patient.sessions, key=lambda s: s.started_at, default=None)
-        overviews.append(
-            PatientOverview(
-                pseudonym=patient.pseudonym,
-                display_name=patient.display_name,
-                session_count=len(patient.sessions),
-                last_session_id=last.id if last else None,
-                last_session_at=last.started_at if last else None,
-                last_session_kind=last.kind if last else None,
-                last_session_hr_mean_bpm=last.hr_mean_bpm if last else None,
-            )
+    """Every patient with their session count and newest session, in two indexed queries.
+
+    Aggregated in SQL: loading every session of every patient to pick the newest took
+    170 ms for 200 patients × 12 weeks (bench/bench_storage.py).
+    """
+    counts = (
+        select(TrainingSession.patient_id, func.count().label("n"), func.max(TrainingSession.started_at).label("last"))
+        .group_by(TrainingSession.patient_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(Patient, counts.c.n, TrainingSession)
+        .outerjoin(counts, counts.c.patient_id == Patient.id)
+        .outerjoin(
+            TrainingSession,
+            (TrainingSession.patient_id == Patient.id) & (TrainingSession.started_at == counts.c.last),
         )
-    return overviews
+        .order_by(Patient.display_name, Patient.id, TrainingSession.id.desc())
+    ).all()
+    overviews: dict[int, PatientOverview] = {}
+    for patient, count, last in rows:
+        if patient.id in overviews:  # two sessions started at the same instant: the newer row came first
+            continue
+        overviews[patient.id] = PatientOverview(
+            pseudonym=patient.pseudonym,
+            display_name=patient.display_name,
+            session_count=count or 0,
+            last_session_id=last.id if last else None,
+            last_session_at=last.started_at if last else None,
+            last_session_kind=last.kind if last else None,
+            last_session_hr_mean_bpm=last.hr_mean_bpm if last else None,
+        )
+    return list(overviews.values())
 
 
 def get_patient(db: Session, pseudonym: str) -> Patient:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.store import SignalChunk, Store, TrainingSession
-from monitor.store.signals import UNIFORM_TOLERANCE_NS
+from monitor.store.signals import UNIFORM_TOLERANCE_NS, Chunk
 
 T0 = 1_793_610_000_000_000_000
 
@@ -90,3 +90,21 @@ def test_data_that_does_not_fit_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         store.signals.append(session_id, signal, "h10", t_ns, values)
+
+
+def test_a_batch_of_chunks_is_one_write_and_a_retried_batch_adds_nothing(store: Store, session_id: int) -> None:
+    t0 = 1_700_000_000_000_000_000
+    batch = [
+        Chunk(session_id, "acc_mg", "h10", t0 + np.arange(3) * 5_000_000, [[1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+        Chunk(session_id, "acc_mg", "h10", t0 + 10**9 + np.arange(2) * 5_000_000, [[0, 0, 1000], [0, 0, 999]]),
+        Chunk(session_id, "hr_bpm", "h10", [t0], [[72, 1]]),
+    ]
+    store.signals.append_many(batch)
+    store.signals.append_many(batch)
+    store.signals.append_many([])
+    acc = store.signals.read(session_id, "acc_mg")
+    assert acc.values[:, 2].tolist() == [3, 6, 9, 1000, 999]
+    assert store.signals.read(session_id, "hr_bpm").values.tolist() == [[72, 1]]
+    with pytest.raises(ValueError, match="3 channels"):
+        store.signals.append_many([batch[0], Chunk(session_id, "acc_mg", "h10", [t0 + 5 * 10**9], [[1, 2]])])
+    assert len(store.signals.read(session_id, "acc_mg")) == 5  # a bad chunk writes nothing of its batch

@@ -7,6 +7,7 @@ so a retried write never duplicates samples.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,8 +64,23 @@ class Signal:
         return len(self.t_ns)
 
 
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Samples of one signal of one device in one session, to append."""
+
+    session_id: int
+    signal: str
+    device: str
+    t_ns: npt.ArrayLike
+    values: npt.ArrayLike
+
+
 class SignalStore(Protocol):
     def append(self, session_id: int, signal: str, device: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None: ...
+
+    def append_many(self, chunks: Iterable[Chunk]) -> None:
+        """All of ``chunks`` in one write (a backfill, several signals flushed together)."""
+        ...
 
     def read(
         self,
@@ -140,9 +156,15 @@ class SqlSignalStore:
         )
 
     def append(self, session_id: int, signal: str, device: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
-        row = encode_chunk(signal, t_ns, values) | {"session_id": session_id, "device": device}
-        with self._engine.begin() as connection:
-            connection.execute(self._insert, [row])
+        self.append_many([Chunk(session_id, signal, device, t_ns, values)])
+
+    def append_many(self, chunks: Iterable[Chunk]) -> None:
+        rows = [
+            encode_chunk(c.signal, c.t_ns, c.values) | {"session_id": c.session_id, "device": c.device} for c in chunks
+        ]
+        if rows:
+            with self._engine.begin() as connection:
+                connection.execute(self._insert, rows)
 
     def read(
         self,
