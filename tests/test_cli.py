@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from monitor.capture import CaptureReader, CaptureRecord
 from monitor.cli import app
 from monitor.composites import WALKING_CAPTURE
-from monitor.store import Store, TrainingSession
+from monitor.store import Patient, Store, TrainingSession
+from monitor.store.models import AdviceDecision, ClinicalProfile, PrescriptionVersion, SessionReportRow
 
 DOSIS = Path(sys.executable).parent / "dosis"
 
@@ -146,8 +147,18 @@ def test_demo_serves_the_clinic_with_a_live_session_and_stops_by_itself(tmp_path
     store = Store(f"sqlite:///{tmp_path / 'demo.sqlite3'}")
     with store.session() as db:
         statuses = {s.status for s in db.scalars(select(TrainingSession))}
+        patient_ids = set(db.scalars(select(Patient.id)))
+        profiled = set(db.scalars(select(ClinicalProfile.patient_id)))
+        prescribed = set(db.scalars(select(PrescriptionVersion.patient_id)))
+        complete = set(db.scalars(select(TrainingSession.id).where(TrainingSession.status == "complete")))
+        reported = set(db.scalars(select(SessionReportRow.session_id)))
+        decisions = db.scalars(select(AdviceDecision)).all()
     store.close()
     assert statuses == {"complete", "interrupted"}
+    assert len(patient_ids) == 3
+    assert profiled == prescribed == patient_ids
+    assert len(complete & reported) >= 0.8 * len(complete)
+    assert {d.patient_id for d in decisions} == patient_ids  # last week's advice, decided
 
 
 @pytest.fixture

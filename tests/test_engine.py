@@ -216,3 +216,52 @@ def test_missing_reports_are_never_green() -> None:
     missing = [m.english() for _, v in history[3].verdicts for m in v.findings]
     assert missing == ["No pain rating after the session yet, so tolerance cannot be judged."] * 3
     assert history[2].morning_pain_mean is None
+
+
+def test_a_week_back_to_the_prescribed_dose_after_a_lighter_one_is_no_spike() -> None:
+    done = [3, 3, 2, 3, 3, 1, 0, 3, 3, 3, 3, 3]
+    history = run(walking(volume_goal=60), lambda i: Week(sessions=done[i]))
+    assert [r for rules in flag_rules(history) for r in rules if r != "missed_sessions"] == []
+    assert advice_keys(history)[2:9] == [
+        "hold_adherence",
+        "progress_volume",  # back to three sessions after two: no spike
+        "progress_volume",
+        "hold_adherence",
+        "hold_no_sessions",
+        "progress_volume",  # back after one and none
+        "progress_volume",
+    ]
+
+
+def test_a_running_week_waits_for_its_end_unless_a_rule_is_broken() -> None:
+    p = walking()
+    monday = START
+    calm = SessionRecord(
+        1, monday, "walking", 20, report=SessionReport(at(monday, 18), pain_before=1, pain_during=2, pain_after=1)
+    )
+    mornings = [MorningReport(monday, at(monday, 7), pain=1, stiffness=1)]
+    (week,) = assess_history(start=START, prescriptions=[p], sessions=[calm], mornings=mornings, today=monday)
+    assert (week.complete, week.advice.message.key) == (False, "advice.week_running")
+    assert week.advice.message.english() == (
+        "The week is still running (1 of 3 sessions so far): the advice comes when it is over."
+    )
+    assert [f.rule for f in week.flags] == []  # its other sessions may yet come
+    flare = SessionRecord(
+        1, monday, "walking", 20, report=SessionReport(at(monday, 18), pain_before=1, pain_during=8, pain_after=6)
+    )
+    (week,) = assess_history(start=START, prescriptions=[p], sessions=[flare], mornings=mornings, today=monday)
+    assert week.advice.action == "step_back"  # the model: reduce the next session
+
+
+def test_one_bad_monday_morning_is_no_rising_trend() -> None:
+    p = walking()
+    monday = START + timedelta(weeks=1)
+    last_week = [
+        MorningReport(START + timedelta(days=d), at(START + timedelta(days=d), 7), stiffness=1) for d in range(7)
+    ]
+    stiff_monday = MorningReport(monday, at(monday, 7), stiffness=3)
+    (_, running) = assess_history(
+        start=START, prescriptions=[p, p], sessions=[], mornings=[*last_week, stiff_monday], today=monday
+    )
+    assert running.morning_stiffness_mean == 3
+    assert "morning_stiffness_rising" not in {f.rule for f in running.flags}

@@ -21,7 +21,7 @@ P = Prescription(
 
 def flags_for(session: SessionRecord, *, load: float = 0, previous_load: float | None = None) -> list[Flag]:
     week = WeekInput(MONDAY, P, [session], [])
-    return week_flags(week, previous=None, weekly_load_au=load, previous_load_au=previous_load)
+    return week_flags(week, previous=None, weekly_load_au=load, reference_load_au=previous_load)
 
 
 def test_heart_rate_above_the_ceiling_for_more_than_the_allowed_share() -> None:
@@ -63,10 +63,10 @@ def test_red_flags_come_first_and_are_critical() -> None:
 
 def test_a_prescription_past_its_review_date_says_so() -> None:
     due = WeekInput(MONDAY, P.with_changes(review_on=date(2026, 9, 10)), [SessionRecord(1, MONDAY, "walking", 30)], [])
-    (flag,) = week_flags(due, previous=None, weekly_load_au=0, previous_load_au=None)
+    (flag,) = week_flags(due, previous=None, weekly_load_au=0, reference_load_au=None)
     assert (flag.rule, flag.severity, flag.source) == ("review_due", "info", "prescription")
     assert flag.message.english() == "The prescription was due for review on 2026-09-10."
     later = WeekInput(
         MONDAY, P.with_changes(review_on=date(2026, 9, 14)), [SessionRecord(1, MONDAY, "walking", 30)], []
     )
-    assert week_flags(later, previous=None, weekly_load_au=0, previous_load_au=None) == []
+    assert week_flags(later, previous=None, weekly_load_au=0, reference_load_au=None) == []

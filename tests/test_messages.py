@@ -7,7 +7,9 @@ from monitor.tolerance.messages import ENGLISH, Message, placeholders
 
 def test_numbers_are_shown_as_clinicians_read_them() -> None:
     message = Message("flag.weekly_load_rise", {"percent": 92.8, "previous": 290, "current": 560, "cap": 10.0})
-    assert message.english() == "Weekly load rose by 92.8% (290 to 560 AU), above the cap of 10%."
+    assert message.english() == (
+        "Weekly load rose by 92.8% over its recent level (290 to 560 AU), above the cap of 10%."
+    )
 
 
 def test_nested_messages_render_and_stay_keys_in_json() -> None:

@@ -216,6 +216,7 @@ def assess_patient(db: Session, patient_id: int, *, today: date, tz: tzinfo, wee
         select(MorningReportRow).where(MorningReportRow.patient_id == patient_id, MorningReportRow.day >= first)
     )
     return assess_history(
+        today=today,
         start=first,
         prescriptions=prescriptions,
         sessions=records,

@@ -70,8 +70,14 @@ def weekly_advice(
     verdicts: Sequence[Verdict],
     flags: Sequence[Flag],
     weeks_at_goal: int,
+    complete: bool = True,
 ) -> Advice:
-    """The advice for the week after this one; ``weeks_at_goal`` counts tolerated weeks at the goal, this one too."""
+    """The advice for the week after this one; ``weeks_at_goal`` counts tolerated weeks at the goal, this one too.
+
+    While the week is still running (``complete`` False) only the model's safety rules
+    speak: a red flag or a broken rule is acted on at once ("reduce the next session"),
+    anything else waits for the week's end.
+    """
     rules = {f.rule for f in flags}
     if "red_flag" in rules:
         return _hold(p, "advice.hold_red_flag")
@@ -92,6 +98,8 @@ def weekly_advice(
             previous=rise["previous"],
             now=rise["current"],
         )
+    if not complete:
+        return _hold(p, "advice.week_running", done=sessions_done, prescribed=p.sessions_per_week)
     if sessions_done == 0:
         return _hold(p, "advice.hold_no_sessions")
     if sessions_done < p.sessions_per_week:

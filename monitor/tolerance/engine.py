@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from statistics import fmean
 
 from monitor.tolerance.advice import Advice, is_at_goal, weekly_advice
 from monitor.tolerance.flags import Flag, week_flags, weekly_mean
@@ -28,6 +29,10 @@ class WeekAssessment:
     advice: Advice
     load_au: float
     """Σ sRPE (CR-10 × minutes) of the week's sessions with an effort rating."""
+    load_complete: bool
+    """Every session of the week has an effort rating, so ``load_au`` is the whole week's."""
+    complete: bool
+    """The week is over (False for the week holding ``today``)."""
     sessions_done: int
     adherence: float
     """Sessions done / prescribed (may exceed 1)."""
@@ -37,14 +42,40 @@ class WeekAssessment:
     """Consecutive tolerated weeks at the volume goal on the same prescription, this one included."""
 
 
+RECENT_WEEKS = 4
+"""Weeks whose load a rise is measured from."""
+
+
+def reference_load_au(previous: Sequence[WeekAssessment]) -> float | None:
+    """The recent weekly load: the larger of last week's and the mean of the last four.
+
+    Only whole weeks of the programme count (over, every prescribed session done, every
+    session rated): a week back to the prescribed dose after a lighter one (a missed
+    session, a holiday, an unrated session) is no spike. The larger of the two keeps a
+    slow climb measured from where it is now, while a week above both is a rise.
+    """
+    rated = [
+        a.load_au
+        for a in previous[-RECENT_WEEKS:]
+        if a.complete and a.load_complete and a.sessions_done >= a.prescription.sessions_per_week
+    ]
+    if not rated:
+        return None
+    return max(rated[-1], fmean(rated))
+
+
 def assess_history(
     *,
     start: date,
     prescriptions: Sequence[Prescription],
     sessions: Sequence[SessionRecord],
     mornings: Sequence[MorningReport],
+    today: date | None = None,
 ) -> list[WeekAssessment]:
-    """One assessment per week from ``start``; ``prescriptions[i]`` was in force in week ``i``."""
+    """One assessment per week from ``start``; ``prescriptions[i]`` was in force in week ``i``.
+
+    A week that holds ``today`` is still running (None: every week is over).
+    """
     weeks = []
     for i, prescription in enumerate(prescriptions):
         first = start + timedelta(weeks=i)
@@ -59,14 +90,18 @@ def assess_history(
         )
     assessments: list[WeekAssessment] = []
     for i, week in enumerate(weeks):
-        previous = assessments[-1] if assessments else None
-        assessments.append(assess_week(week, previous=weeks[i - 1] if i else None, previous_assessment=previous))
+        complete = today is None or week.start + timedelta(days=7) <= today
+        assessments.append(
+            assess_week(week, previous=weeks[i - 1] if i else None, history=assessments, complete=complete)
+        )
     return assessments
 
 
 def assess_week(
-    week: WeekInput, *, previous: WeekInput | None, previous_assessment: WeekAssessment | None
+    week: WeekInput, *, previous: WeekInput | None, history: Sequence[WeekAssessment], complete: bool = True
 ) -> WeekAssessment:
+    """One week, given the assessments of the weeks before it (oldest first)."""
+    previous_assessment = history[-1] if history else None
     p = week.prescription
     verdicts = tuple(
         (
@@ -85,10 +120,12 @@ def assess_week(
         week,
         previous=previous,
         weekly_load_au=load_au,
-        previous_load_au=previous_assessment.load_au if previous_assessment else None,
+        reference_load_au=reference_load_au(history),
+        complete=complete,
     )
     tolerated = (
-        len(week.sessions) >= p.sessions_per_week
+        complete
+        and len(week.sessions) >= p.sessions_per_week
         and all(v.level in ("green", "amber") for _, v in verdicts)
         and not any(f.severity != "info" for f in flags)
     )
@@ -105,6 +142,7 @@ def assess_week(
         verdicts=[v for _, v in verdicts],
         flags=flags,
         weeks_at_goal=weeks_at_goal,
+        complete=complete,
     )
     mornings = week.week_mornings()
     return WeekAssessment(
@@ -114,6 +152,8 @@ def assess_week(
         tuple(flags),
         advice,
         load_au,
+        all(s.srpe_au is not None for s in week.sessions),
+        complete,
         len(week.sessions),
         len(week.sessions) / p.sessions_per_week,
         weekly_mean([m.pain for m in mornings]),

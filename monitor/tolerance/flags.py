@@ -18,6 +18,8 @@ Source = Literal["self-report", "heart rate", "sessions", "load", "data quality"
 MORNING_RISE_NRS = 1.0
 """A weekly mean of morning pain or stiffness this much above last week's counts as rising:
 the smallest step of the 0-10 scale, so one bad morning among several does not."""
+MIN_MORNINGS_FOR_TREND = 3
+"""Mornings each week needs before its mean is compared: on a Monday one morning is no trend."""
 MAX_ARTIFACT_FRACTION = 0.05
 """Above this, HRV is withheld (docs/algorithms.md, pinned conventions)."""
 MIN_HR_COVERAGE = 0.80
@@ -45,9 +47,12 @@ def morning_rise(week: WeekInput, previous: WeekInput | None, measure: Literal["
     """A ``flag.morning_<measure>_rising`` message when the weekly mean rose by a scale step or more."""
     if previous is None:
         return None
-    now = weekly_mean([getattr(m, measure) for m in week.week_mornings()])
-    before = weekly_mean([getattr(m, measure) for m in previous.week_mornings()])
-    if now is None or before is None or now - before < MORNING_RISE_NRS:
+    now_values = [v for m in week.week_mornings() if (v := getattr(m, measure)) is not None]
+    before_values = [v for m in previous.week_mornings() if (v := getattr(m, measure)) is not None]
+    if min(len(now_values), len(before_values)) < MIN_MORNINGS_FOR_TREND:
+        return None
+    now, before = fmean(now_values), fmean(before_values)
+    if now - before < MORNING_RISE_NRS:
         return None
     return Message(f"flag.morning_{measure}_rising", {"previous": round(before, 1), "current": round(now, 1)})
 
@@ -57,9 +62,19 @@ def _flag(rule: str, severity: Severity, source: Source, session_id: int | None 
 
 
 def week_flags(
-    week: WeekInput, *, previous: WeekInput | None, weekly_load_au: float, previous_load_au: float | None
+    week: WeekInput,
+    *,
+    previous: WeekInput | None,
+    weekly_load_au: float,
+    reference_load_au: float | None,
+    complete: bool = True,
 ) -> list[Flag]:
-    """Every flag the week raises, red flags first."""
+    """Every flag the week raises, red flags first.
+
+    ``reference_load_au`` is the recent weekly load a rise is measured from (see
+    :func:`monitor.tolerance.engine.reference_load_au`); a week still running raises no
+    missed-session flag, since its sessions may yet come.
+    """
     p = week.prescription
     flags: list[Flag] = []
     answered: list[tuple[date, frozenset[str], int | None]] = [
@@ -144,15 +159,15 @@ def week_flags(
         if rise is not None:
             flags.append(Flag(f"morning_{measure}_rising", "warning", rise, "self-report"))
     # Judged on the rounded percentages the flag shows: "rose 10.0 %, cap 10 %" is no rise.
-    load_rise = _percent(weekly_load_au / previous_load_au - 1) if previous_load_au else None
-    if load_rise is not None and previous_load_au is not None and load_rise > _percent(p.max_weekly_progression):
+    load_rise = _percent(weekly_load_au / reference_load_au - 1) if reference_load_au else None
+    if load_rise is not None and reference_load_au is not None and load_rise > _percent(p.max_weekly_progression):
         flags.append(
             _flag(
                 "weekly_load_rise",
                 "warning",
                 "load",
                 percent=load_rise,
-                previous=round(previous_load_au),
+                previous=round(reference_load_au),
                 current=round(weekly_load_au),
                 cap=_percent(p.max_weekly_progression),
             )
@@ -160,7 +175,7 @@ def week_flags(
     if p.review_on is not None and p.review_on < week.start + timedelta(days=7):
         flags.append(_flag("review_due", "info", "prescription", on=p.review_on.isoformat()))
     done = len(week.sessions)
-    if done < p.sessions_per_week:
+    if complete and done < p.sessions_per_week:
         severity: Severity = "warning" if done <= p.sessions_per_week / 2 else "info"
         flags.append(_flag("missed_sessions", severity, "sessions", done=done, prescribed=p.sessions_per_week))
     return flags

@@ -90,7 +90,8 @@ ENGLISH: Mapping[str, str] = MappingProxyType(
             "({minutes} min; allowed {allowed_percent}%)."
         ),
         "flag.weekly_load_rise": (
-            "Weekly load rose by {percent}% ({previous} to {current} AU), above the cap of {cap}%."
+            "Weekly load rose by {percent}% over its recent level ({previous} to {current} AU), "
+            "above the cap of {cap}%."
         ),
         "flag.review_due": "The prescription was due for review on {on}.",
         "flag.missed_sessions": "{done} of {prescribed} prescribed sessions done this week.",
@@ -125,6 +126,9 @@ ENGLISH: Mapping[str, str] = MappingProxyType(
         "advice.hold_heart_rate": "Hold: heart rate stayed above the ceiling too long in {count} session(s).",
         "advice.hold_red_flag": "Pause progression: a red-flag answer needs a doctor's assessment first.",
         "advice.hold_no_sessions": "Hold: no sessions this week.",
+        "advice.week_running": (
+            "The week is still running ({done} of {prescribed} sessions so far): the advice comes when it is over."
+        ),
         "advice.step_back_pain": (
             "Step back from {current} to {proposed} {unit} per session (−{percent}%): {count} session(s) broke "
             "the pain-monitoring rules."
