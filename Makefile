@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 # Debian packages the tests need; installed by `make test` when run as root.
-TEST_DEB_PACKAGES := chromium fonts-dejavu-core
+TEST_DEB_PACKAGES := chromium fonts-dejavu-core postgresql influxdb victoria-metrics
 
 .PHONY: demo test check bench captures clean
 

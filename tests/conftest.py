@@ -9,6 +9,9 @@ from helpers import skip_or_fail
 from monitor.recordings import default_recordings_dir
 from monitor.store import Patient, Store
 
+# Real database servers (PostgreSQL, InfluxDB 1.x, VictoriaMetrics) as fixtures for any test.
+pytest_plugins = ["servers"]
+
 
 @pytest.fixture(scope="session")
 def recordings() -> Path:
