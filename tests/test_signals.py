@@ -108,3 +108,34 @@ def test_a_batch_of_chunks_is_one_write_and_a_retried_batch_adds_nothing(store: 
     with pytest.raises(ValueError, match="3 channels"):
         store.signals.append_many([batch[0], Chunk(session_id, "acc_mg", "h10", [t0 + 5 * 10**9], [[1, 2]])])
     assert len(store.signals.read(session_id, "acc_mg")) == 5  # a bad chunk writes nothing of its batch
+
+
+def test_decimation_keeps_every_peak_in_at_most_max_points(store: Store, session_id: int) -> None:
+    t_ns = T0 + np.arange(1000) * 5_000_000  # 5 s at 200 Hz
+    z = np.zeros(1000)
+    z[137], z[862] = 1500, -1200  # one-sample spikes a plain subsample would miss
+    store.signals.append(session_id, "acc_mg", "h10", t_ns, np.column_stack([z, z, z]))
+    chart = store.signals.read_decimated(session_id, "acc_mg", max_points=50, channel=2)
+    assert len(chart) == 50
+    assert chart.bucket_ns == -(-(999 * 5_000_000 + 1) // 50)  # the span, first to last sample, in 50
+    assert (chart.max.max(), chart.min.min()) == (1500, -1200)
+    spike_bucket = 137 * 5_000_000 // chart.bucket_ns
+    assert chart.t_ns[spike_bucket] == T0 + spike_bucket * chart.bucket_ns
+    assert chart.max[spike_bucket] == 1500
+    window = store.signals.read_decimated(
+        session_id, "acc_mg", max_points=10, channel=2, t_from_ns=T0 + 10**9, t_to_ns=T0 + 2 * 10**9
+    )
+    assert window.t_ns[0] == T0 + 10**9
+    assert len(window) == 10
+    assert (window.max.max(), window.min.min()) == (0, 0)  # neither spike is in that second
+    with pytest.raises(ValueError, match="max_points"):
+        store.signals.read_decimated(session_id, "acc_mg", max_points=0)
+
+
+def test_retention_removes_old_chunks_and_a_patients_sessions_go_together(store: Store, session_id: int) -> None:
+    for k in range(5):
+        store.signals.append(session_id, "hr_bpm", "h10", [T0 + k * 10**9], [[60 + k, 1]])
+    assert store.signals.apply_retention(older_than_ns=T0 + 2 * 10**9) == 2
+    assert store.signals.read(session_id, "hr_bpm").values[:, 0].tolist() == [62, 63, 64]
+    store.signals.delete_sessions([session_id, 12345])
+    assert len(store.signals.read(session_id, "hr_bpm")) == 0

@@ -92,7 +92,73 @@ class SignalStore(Protocol):
         t_to_ns: int | None = None,
     ) -> Signal: ...
 
+    def read_decimated(
+        self,
+        session_id: int,
+        signal: str,
+        *,
+        max_points: int,
+        channel: int = 0,
+        device: str | None = None,
+        t_from_ns: int | None = None,
+        t_to_ns: int | None = None,
+    ) -> Decimated:
+        """One channel in at most ``max_points`` equal time buckets with its min and max, for charts."""
+        ...
+
     def delete_session(self, session_id: int) -> None: ...
+
+    def delete_sessions(self, session_ids: Iterable[int]) -> None:
+        """Every sample of these sessions (a patient's, when they leave)."""
+        ...
+
+    def apply_retention(self, *, older_than_ns: int) -> int:
+        """Delete raw samples before ``older_than_ns`` (summaries live elsewhere); returns chunks or points removed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decimated:
+    """Min and max of one channel per time bucket; buckets without samples are left out."""
+
+    t_ns: npt.NDArray[np.int64] = field(repr=False)
+    """Start of each bucket."""
+    min: npt.NDArray[np.float64] = field(repr=False)
+    max: npt.NDArray[np.float64] = field(repr=False)
+    bucket_ns: int
+
+    def __len__(self) -> int:
+        return len(self.t_ns)
+
+
+def decimate(
+    signal: Signal, *, max_points: int, channel: int = 0, t_from_ns: int | None = None, t_to_ns: int | None = None
+) -> Decimated:
+    """Min/max per bucket of ``channel``: a chart of them shows every peak the full data has.
+
+    The buckets split ``[t_from_ns, t_to_ns]`` (default: the data's span) into at most
+    ``max_points`` equal whole-ns widths, the first starting at ``t_from_ns``.
+    """
+    if max_points < 1:
+        raise ValueError(f"max_points must be at least 1, got {max_points}")
+    empty = Decimated(np.empty(0, np.int64), np.empty(0), np.empty(0), 1)
+    if len(signal) == 0:
+        return empty
+    start = int(signal.t_ns[0]) if t_from_ns is None else t_from_ns
+    end = int(signal.t_ns[-1]) if t_to_ns is None else t_to_ns
+    bucket_ns = max(1, -(-(end - start + 1) // max_points))
+    index = (signal.t_ns - start) // bucket_ns
+    inside = (index >= 0) & (signal.t_ns <= end)
+    index, values = index[inside], signal.values[inside, channel]
+    if len(index) == 0:
+        return Decimated(empty.t_ns, empty.min, empty.max, bucket_ns)
+    buckets, first = np.unique(index, return_index=True)
+    return Decimated(
+        start + buckets * bucket_ns,
+        np.minimum.reduceat(values, first),
+        np.maximum.reduceat(values, first),
+        bucket_ns,
+    )
 
 
 def encode_chunk(signal: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> dict[str, object]:
@@ -199,6 +265,29 @@ class SqlSignalStore:
             keep &= times <= t_to_ns
         return Signal(times[keep], values[keep])
 
+    def read_decimated(
+        self,
+        session_id: int,
+        signal: str,
+        *,
+        max_points: int,
+        channel: int = 0,
+        device: str | None = None,
+        t_from_ns: int | None = None,
+        t_to_ns: int | None = None,
+    ) -> Decimated:
+        full = self.read(session_id, signal, device=device, t_from_ns=t_from_ns, t_to_ns=t_to_ns)
+        return decimate(full, max_points=max_points, channel=channel, t_from_ns=t_from_ns, t_to_ns=t_to_ns)
+
     def delete_session(self, session_id: int) -> None:
+        self.delete_sessions([session_id])
+
+    def delete_sessions(self, session_ids: Iterable[int]) -> None:
         with self._engine.begin() as connection:
-            connection.execute(delete(SignalChunk).where(SignalChunk.session_id == session_id))
+            connection.execute(delete(SignalChunk).where(SignalChunk.session_id.in_(list(session_ids))))
+
+    def apply_retention(self, *, older_than_ns: int) -> int:
+        """Whole chunks that ended before ``older_than_ns``; a chunk straddling it is kept."""
+        with self._engine.begin() as connection:
+            result = connection.execute(delete(SignalChunk).where(SignalChunk.t_end_ns < older_than_ns))
+        return int(result.rowcount)
