@@ -161,7 +161,7 @@ def test_a_week_with_a_flare_is_red_with_reasons_and_steps_back_when_confirmed(c
     assert "Step back from 30 to 24 minutes per session (−20%): 1 session(s) broke the pain-monitoring rules." in page
     assert "Session on " + thursday.isoformat() + ": pain during was 7/10, above the limit of 5/10." in page
     assert 'class="badge verdict-red"' in page
-    assert "awaiting decision" in page
+    assert "Awaiting a decision" in page
 
     url = f"/api/patients/p-api01/weeks/{LAST_MONDAY}/decision"
     decided = client.post(url, json={"decision": "confirmed", "note": "agreed with the patient"})
@@ -181,7 +181,7 @@ def test_a_week_with_a_flare_is_red_with_reasons_and_steps_back_when_confirmed(c
     weeks = client.get("/api/patients/p-api01/weeks").json()
     assert next(w for w in weeks if w["start"] == LAST_MONDAY.isoformat())["decision"]["decided_by"] == "Physio One"
     assert weeks[-1]["prescription"]["volume_per_session"] == 24
-    assert "confirmed by Physio One: agreed with the patient" in client.get("/patients/p-api01").text
+    assert "Confirmed by Physio One: agreed with the patient" in client.get("/patients/p-api01").text
 
     load = client.get("/api/patients/p-api01/load", params={"weeks": 4}).json()
     by_day = dict(zip(load["days"], load["daily_au"], strict=True))
