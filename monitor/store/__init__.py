@@ -9,8 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.settings import local_timezone
+from monitor.store.migrations import migrate
 from monitor.store.models import (
-    Base,
     Clinician,
     Patient,
     SessionAnalysis,
@@ -53,7 +53,12 @@ class Store:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            migrate(self.engine)
+        except BaseException:
+            # The caller gets no Store to close, so the connections the check opened are closed here.
+            self.engine.dispose()
+            raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.signals: SignalStore = SqlSignalStore(self.engine)
 
