@@ -1,0 +1,493 @@
+r"""Signals in InfluxDB, one point per sample; or in VictoriaMetrics, which takes the same writes.
+
+One measurement per signal of ``SIGNALS``, its columns as fields, ns timestamps and three
+tags, sorted as InfluxDB wants them::
+
+    acc_mg,device=Polar\ H10\ 0A1B2C3D,patient=p-7f3c,session=412 x=-12i,y=998i,z=40i 1793610000005000000
+
+``int16`` signals are integer fields of counts (times ``scale`` on reading), ``float32``
+signals float fields holding the float32 value exactly. The tags are the patient's
+pseudonym, the session id and the device, never a name: tags are indexed and listed by
+``SHOW TAG VALUES``. The pseudonym comes from the ``patient_for_session`` callable, so this
+store never queries the relational database itself.
+
+A server keeps one point per series and time, so writes are idempotent by nature: a
+retried chunk overwrites itself. Two samples of one chunk at the same time would overwrite
+each other, so such a chunk is refused (the SQL store would keep both).
+
+Paths, chosen by configuration:
+
+- writing, ``api``: ``"v1"`` posts line protocol to ``/write?db=`` with httpx in requests of
+  at most ``batch_lines`` lines and returns once the server has it, with no retries of its
+  own (InfluxDB 1.x, and 1.8+, 2.x and 3.x through their v1 compatibility). ``"v2"`` hands
+  each append to influxdb-client's batching ``WriteApi`` for ``/api/v2/write`` (InfluxDB
+  1.8+, 2.x, 3.x, VictoriaMetrics), which writes in the background, ``batch_appends``
+  appends or ``flush_interval_ms`` at a time, and retries; ``flush()`` waits for it, and a
+  batch that still failed is kept and sent again by the next ``flush()``.
+- everything else, ``server``: ``"influxdb"`` reads with InfluxQL on ``/query`` (1.x, and 2.x
+  and 3.x through v1 compatibility), decimates with ``GROUP BY time()`` and min/max on the
+  server, deletes with ``DROP SERIES`` and applies retention with ``DELETE ... WHERE time <``
+  (both InfluxDB 1.x only: 2.x deletes through ``/api/v2/delete``, 3.x not per point).
+  ``"victoriametrics"``: it has no InfluxQL (its ``/query`` answers every query with a fixed
+  ``SHOW DATABASES`` result), so reads go to ``/api/v1/export``, decimation is a read and
+  ``decimate()``, deletion is ``/api/v1/admin/tsdb/delete_series``, and retention is the
+  server's ``-retentionPeriod``: its delete API takes no time range (1.79 answers 400), so
+  ``apply_retention`` removes nothing and returns 0.
+
+What VictoriaMetrics keeps differs from InfluxDB: a field ``x`` of ``acc_mg`` becomes the
+series ``acc_mg_x``; times are cut down (not rounded) to the millisecond, so samples of one
+series less than 1 ms apart collapse into one; a retried write is stored once only with
+``-dedup.minScrapeInterval=1ms``; samples more than two days in the future are dropped
+although the write succeeds; and values are kept as decimals of about 14 significant digits
+scaled per block of samples, so a float32 value comes back exactly after rounding to float32
+unless it is many orders of magnitude below its neighbours (not so for Dosis's signals:
+integer counts, whole µV, intervals in 1/1024 s).
+
+A server that cannot be reached, or answers 5xx or 429, raises :class:`SignalStoreUnavailable`
+(a caller spools and retries: writes are idempotent); one that refuses a request (4xx, an
+InfluxQL error) raises ``RuntimeError``, since retrying would not help.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, cast
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import WriteOptions
+from influxdb_client.rest import ApiException
+
+from monitor.store.signals import SIGNALS, Chunk, Decimated, Signal, SignalSpec, decimate, encode_chunk
+
+Api = Literal["v1", "v2"]
+Server = Literal["influxdb", "victoriametrics"]
+
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+# The export API's default end is now; a hub's clock may run ahead of the server's.
+_EXPORT_END_NS = 2**62
+
+
+class SignalStoreUnavailable(ConnectionError):
+    """The signal server could not be reached or failed: retry later.
+
+    Part of the failed write may be stored; retrying all of it is safe, since writes are
+    idempotent.
+    """
+
+
+class InfluxSignalStore:
+    """The :class:`~monitor.store.signals.SignalStore` on InfluxDB or VictoriaMetrics (see the module)."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        patient_for_session: Callable[[int], str],
+        *,
+        api: Api = "v1",
+        server: Server = "influxdb",
+        token: str | None = None,
+        org: str = "-",
+        batch_lines: int = 5_000,
+        batch_appends: int = 25,
+        flush_interval_ms: int = 1_000,
+        max_retries: int = 5,
+        timeout_s: float = 10.0,
+    ) -> None:
+        """``database`` is the v1 database or v2 bucket; ``token`` an InfluxDB 2/3 token or 1.8 ``user:password``.
+
+        ``org``, ``batch_appends``, ``flush_interval_ms`` and ``max_retries`` concern the v2 writer only.
+        """
+        self._database = database
+        self._patient_for_session = patient_for_session
+        self._pseudonyms: dict[int, str] = {}
+        self._server = server
+        self._batch_lines = batch_lines
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout_s)
+        self._writer = (
+            _BatchingWriter(
+                url,
+                database,
+                token=token,
+                org=org,
+                options=WriteOptions(
+                    batch_size=batch_appends,
+                    flush_interval=flush_interval_ms,
+                    retry_interval=5_000,
+                    max_retries=max_retries,
+                    max_retry_delay=30_000,
+                    exponential_base=2,
+                ),
+                timeout_s=timeout_s,
+            )
+            if api == "v2"
+            else None
+        )
+
+    def append(self, session_id: int, signal: str, device: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        self.append_many([Chunk(session_id, signal, device, t_ns, values)])
+
+    def append_many(self, chunks: Iterable[Chunk]) -> None:
+        """Every chunk is checked before any is written; a failed write may leave part of them stored."""
+        lines = [line for chunk in chunks for line in self._lines(chunk)]
+        if self._writer is not None:
+            self._writer.write(_bodies(lines, self._batch_lines))
+            return
+        for body in _bodies(lines, self._batch_lines):
+            with self._reaching():
+                response = self._http.post(
+                    "/write", params={"db": self._database, "precision": "ns"}, content=body.encode()
+                )
+            _check(response, "write")
+
+    def flush(self) -> None:
+        """Wait until everything appended is written; batches that failed before are tried again first."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the connections (they are closed even when flushing fails)."""
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._http.close()
+
+    def read(
+        self,
+        session_id: int,
+        signal: str,
+        *,
+        device: str | None = None,
+        t_from_ns: int | None = None,
+        t_to_ns: int | None = None,
+    ) -> Signal:
+        """Samples with ``t_from_ns <= t <= t_to_ns`` in time order; devices' samples at one time in no set order."""
+        spec = SIGNALS[signal]
+        if self._server == "victoriametrics":
+            times, values = self._export(session_id, signal, device, t_from_ns, t_to_ns)
+        else:
+            fields = ",".join(_identifier(c) for c in spec.columns)
+            where = _where(session_id, device, t_from_ns, t_to_ns)
+            (rows,) = self._influxql([f"SELECT {fields} FROM {_identifier(signal)} WHERE {where}"])
+            times = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            # The time column, cut to float64 here, is dropped; a missing field becomes NaN.
+            values = np.array(rows, dtype=np.float64).reshape(len(rows), spec.channels + 1)[:, 1:]
+        return Signal(times, _in_unit(signal, values))
+
+    def read_decimated(
+        self,
+        session_id: int,
+        signal: str,
+        *,
+        max_points: int,
+        channel: int = 0,
+        device: str | None = None,
+        t_from_ns: int | None = None,
+        t_to_ns: int | None = None,
+    ) -> Decimated:
+        """The buckets of :func:`~monitor.store.signals.decimate`, computed by InfluxDB where it can."""
+        if max_points < 1:
+            raise ValueError(f"max_points must be at least 1, got {max_points}")
+        if self._server == "victoriametrics":
+            full = self.read(session_id, signal, device=device, t_from_ns=t_from_ns, t_to_ns=t_to_ns)
+            return decimate(full, max_points=max_points, channel=channel, t_from_ns=t_from_ns, t_to_ns=t_to_ns)
+        empty = Decimated(np.empty(0, np.int64), np.empty(0), np.empty(0), 1)
+        field = _identifier(SIGNALS[signal].columns[channel])
+        measurement = _identifier(signal)
+        where = _where(session_id, device, t_from_ns, t_to_ns)
+        start, end = t_from_ns, t_to_ns
+        if start is None or end is None:
+            # decimate() spans the data when a bound is missing: its first and last sample.
+            first, last = self._influxql(
+                [f"SELECT {edge}({field}) FROM {measurement} WHERE {where}" for edge in ("first", "last")]
+            )
+            if not first:
+                return empty
+            start = int(first[0][0]) if start is None else start
+            end = int(last[0][0]) if end is None else end
+        bucket_ns = max(1, -(-(end - start + 1) // max_points))
+        # InfluxQL aligns buckets to the epoch plus an offset; this offset makes one start at ``start``.
+        (rows,) = self._influxql(
+            [
+                f"SELECT min({field}), max({field}) FROM {measurement} WHERE {_where(session_id, device, start, end)} "
+                f"GROUP BY time({bucket_ns}ns, {start % bucket_ns}ns) fill(none)"
+            ]
+        )
+        if not rows:
+            return empty
+        extremes = _in_unit(signal, np.array([row[1:] for row in rows], dtype=np.float64))
+        return Decimated(np.array([row[0] for row in rows], dtype=np.int64), extremes[:, 0], extremes[:, 1], bucket_ns)
+
+    def delete_session(self, session_id: int) -> None:
+        self.delete_sessions([session_id])
+
+    def delete_sessions(self, session_ids: Iterable[int]) -> None:
+        """Every sample of these sessions, and their series with the pseudonym in the server's index."""
+        ids = [int(s) for s in session_ids]
+        if not ids:
+            return
+        if self._server == "victoriametrics":
+            sessions = "|".join(str(s) for s in ids)
+            selector = f'{{__name__=~"{_metric_names(SIGNALS)}",session=~"{sessions}"}}'
+            with self._reaching():
+                response = self._http.post("/api/v1/admin/tsdb/delete_series", data={"match[]": selector})
+            _check(response, "delete_series")
+            return
+        sessions = " OR ".join(f'"session"={_string(str(s))}' for s in ids)
+        self._influxql([f"DROP SERIES FROM {_measurements()} WHERE {sessions}"])
+
+    def apply_retention(self, *, older_than_ns: int) -> int:
+        """Points before ``older_than_ns``, counted; on VictoriaMetrics none (its ``-retentionPeriod`` applies)."""
+        if self._server == "victoriametrics":
+            return 0
+        counts = self._influxql(
+            [
+                f"SELECT count({_identifier(spec.columns[0])}) FROM {_identifier(name)} WHERE time < {older_than_ns}"
+                for name, spec in SIGNALS.items()
+            ]
+        )
+        self._influxql([f"DELETE FROM {_measurements()} WHERE time < {older_than_ns}"])
+        return sum(int(rows[0][1]) for rows in counts if rows)
+
+    def _lines(self, chunk: Chunk) -> list[str]:
+        """The chunk in line protocol; raises ValueError as the SQL store does, and on what InfluxDB cannot hold."""
+        # The SQL store's checks and encoding, so that both hold the same numbers.
+        encoded = encode_chunk(chunk.signal, chunk.t_ns, chunk.values)
+        spec = SIGNALS[chunk.signal]
+        times = np.asarray(chunk.t_ns, dtype=np.int64)
+        if np.any(np.diff(times) == 0):
+            raise ValueError(f"{chunk.signal} has two samples at one time; InfluxDB keeps one point per time")
+        stored = np.frombuffer(cast(bytes, encoded["values"]), dtype="<i2" if spec.encoding == "int16" else "<f4")
+        if not np.all(np.isfinite(stored)):
+            raise ValueError(f"{chunk.signal} has NaN or infinite values, which line protocol cannot carry")
+        suffix = "i" if spec.encoding == "int16" else ""
+        fields = ",".join(f"{column}={{}}{suffix}" for column in spec.columns) + " {}"
+        prefix = f"{chunk.signal},{self._tags(chunk.session_id, chunk.device)} "
+        numbers = stored.reshape(len(times), spec.channels).tolist()
+        return [prefix + fields.format(*row, t) for row, t in zip(numbers, times.tolist(), strict=True)]
+
+    def _tags(self, session_id: int, device: str) -> str:
+        # One look-up per session, not one per chunk: a session's patient never changes.
+        if session_id not in self._pseudonyms:
+            self._pseudonyms[session_id] = self._patient_for_session(session_id)
+        return f"device={_tag(device)},patient={_tag(self._pseudonyms[session_id])},session={int(session_id)}"
+
+    def _influxql(self, statements: Sequence[str]) -> list[list[list[Any]]]:
+        """The rows of each statement; results come chunked, so no server row limit cuts them short."""
+        rows: list[list[list[Any]]] = [[] for _ in statements]
+        params = {"db": self._database, "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
+        with (
+            self._reaching(),
+            self._http.stream("POST", "/query", params=params, data={"q": ";\n".join(statements)}) as response,
+        ):
+            if response.is_error:
+                response.read()
+                _check(response, "query")
+            for line in response.iter_lines():
+                payload = json.loads(line) if line else {}
+                for result in [payload, *payload.get("results", [])]:
+                    if "error" in result:
+                        raise RuntimeError(f"InfluxQL {'; '.join(statements)!r}: {result['error']}")
+                    for series in result.get("series", []):
+                        rows[result["statement_id"]] += series["values"]
+        return rows
+
+    def _export(
+        self, session_id: int, signal: str, device: str | None, t_from_ns: int | None, t_to_ns: int | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Times (whole ms, in ns) and values of each device's samples, from VictoriaMetrics's per-field series."""
+        spec = SIGNALS[signal]
+        labels = f'__name__=~"{_metric_names({signal: spec})}",session="{int(session_id)}"'
+        if device is not None:
+            labels += f",device={_label(device)}"
+        start = 0 if t_from_ns is None else t_from_ns
+        end = _EXPORT_END_NS if t_to_ns is None else t_to_ns
+        params = {"match[]": f"{{{labels}}}", "start": _seconds(start), "end": _seconds(end)}
+        with self._reaching():
+            response = self._http.post("/api/v1/export", data=params)
+        _check(response, "export")
+        # Gathered per device and column, so that a series sent in several lines (as the export format allows) joins up.
+        samples: dict[str, list[tuple[int, list[int], list[float]]]] = {}
+        for line in response.text.splitlines():
+            series = json.loads(line)
+            column = spec.columns.index(series["metric"]["__name__"][len(signal) + 1 :])
+            samples.setdefault(series["metric"]["device"], []).append((column, series["timestamps"], series["values"]))
+        times, values = [], []
+        for parts in samples.values():
+            t_ms = np.unique(np.concatenate([np.asarray(t, dtype=np.int64) for _, t, _ in parts]))
+            table = np.full((len(t_ms), spec.channels), np.nan)
+            for column, t, v in parts:
+                table[np.searchsorted(t_ms, t), column] = v
+            times.append(t_ms * 1_000_000)
+            values.append(table)
+        if not times:
+            return np.empty(0, np.int64), np.empty((0, spec.channels))
+        all_times, all_values = np.concatenate(times), np.concatenate(values)
+        keep = (all_times >= start) & (all_times <= end)
+        order = np.argsort(all_times[keep], kind="stable")
+        return all_times[keep][order], all_values[keep][order]
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        try:
+            yield
+        except httpx.TransportError as error:
+            raise SignalStoreUnavailable(f"{self._http.base_url} cannot be reached: {error!r}") from error
+
+
+class _BatchingWriter:
+    """influxdb-client's batching WriteApi, with a flush that waits and failed batches kept for the next flush.
+
+    The WriteApi reports each batch to a callback once written, or once its retries are
+    spent; this counts the lines still on their way and keeps the failed batches (their
+    lines are idempotent to send again).
+    """
+
+    def __init__(
+        self, url: str, bucket: str, *, token: str | None, org: str, options: WriteOptions, timeout_s: float
+    ) -> None:
+        self._bucket, self._org = bucket, org
+        # The longest the WriteApi can take over a batch: its flush interval and all its retries.
+        self._flush_timeout_s = (options.flush_interval + options.max_retry_time) / 1000 + 2 * timeout_s
+        self._closing = contextlib.ExitStack()
+        client = self._closing.enter_context(
+            InfluxDBClient(url=url, token=token or "", org=org, timeout=int(timeout_s * 1000))
+        )
+        self._api = self._closing.enter_context(
+            client.write_api(write_options=options, success_callback=self._written, error_callback=self._not_written)
+        )
+        self._settled = threading.Condition()
+        self._in_flight = 0
+        self._failed: list[bytes] = []
+        self._error: BaseException | None = None
+
+    def write(self, records: list[str]) -> None:
+        if self._failed:
+            raise SignalStoreUnavailable(
+                f"{sum(map(_line_count, self._failed))} lines of earlier batches are not written yet "
+                f"(flush() tries them again): {self._error!r}"
+            ) from self._error
+        self._submit(records)
+
+    def flush(self) -> None:
+        with self._settled:
+            retry, self._failed = self._failed, []
+        self._submit(retry)
+        deadline = time.monotonic() + self._flush_timeout_s
+        with self._settled:
+            while self._in_flight:
+                if not self._settled.wait(deadline - time.monotonic()):
+                    raise SignalStoreUnavailable(f"{self._in_flight} lines were not written within the flush timeout")
+            if not self._failed:
+                return
+            error = self._error
+            if isinstance(error, ApiException) and error.status is not None and 400 <= error.status < 500:
+                lost, self._failed = sum(map(_line_count, self._failed)), []
+                raise RuntimeError(f"the server refused {lost} lines: {error}") from error
+            raise SignalStoreUnavailable(
+                f"{sum(map(_line_count, self._failed))} lines are not written: {error!r}"
+            ) from error
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._closing.close()
+
+    def _submit(self, records: Sequence[str | bytes]) -> None:
+        if not records:
+            return
+        with self._settled:
+            self._in_flight += sum(map(_line_count, records))
+        # The WriteApi's default precision is ns, the store's.
+        self._api.write(bucket=self._bucket, org=self._org, record=records)
+
+    def _written(self, _batch: tuple[str, str, str], data: bytes) -> None:
+        with self._settled:
+            self._in_flight -= _line_count(data)
+            self._settled.notify_all()
+
+    def _not_written(self, _batch: tuple[str, str, str], data: bytes, error: BaseException) -> None:
+        with self._settled:
+            self._in_flight -= _line_count(data)
+            self._failed.append(data)
+            self._error = error
+            self._settled.notify_all()
+
+
+def _line_count(record: str | bytes) -> int:
+    # Records hold lines joined without a trailing newline, and the WriteApi joins records the same way.
+    return (record.count("\n") if isinstance(record, str) else record.count(b"\n")) + 1
+
+
+def _bodies(lines: list[str], size: int) -> list[str]:
+    """Lines joined into request bodies of at most ``size`` lines (InfluxDB refuses bodies over 25 MB)."""
+    return ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
+
+
+def _check(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 500 or response.status_code == 429:
+        raise SignalStoreUnavailable(f"{what} at {response.url} failed: {response.status_code} {response.text}")
+    if response.is_error:
+        raise RuntimeError(f"{what} at {response.url} was refused: {response.status_code} {response.text}")
+
+
+def _in_unit(signal: str, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    spec = SIGNALS[signal]
+    if spec.encoding == "int16":
+        return values * spec.scale
+    # Rounding to float32 gives back the value written, also from a server that kept fewer digits.
+    return values.astype(np.float32).astype(np.float64)
+
+
+def _tag(value: str) -> str:
+    if not value or "\n" in value or "\\" in value:
+        raise ValueError(f"{value!r} cannot be a tag value in line protocol (empty, a newline or a backslash)")
+    return value.translate(_TAG_ESCAPES)
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _label(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _where(session_id: int, device: str | None, t_from_ns: int | None, t_to_ns: int | None) -> str:
+    conditions = [f'"session"={_string(str(int(session_id)))}']
+    if device is not None:
+        conditions.append(f'"device"={_string(device)}')
+    if t_from_ns is not None:
+        conditions.append(f"time >= {int(t_from_ns)}")
+    if t_to_ns is not None:
+        conditions.append(f"time <= {int(t_to_ns)}")
+    return " AND ".join(conditions)
+
+
+def _measurements() -> str:
+    return ",".join(_identifier(name) for name in SIGNALS)
+
+
+def _metric_names(signals: Mapping[str, SignalSpec]) -> str:
+    """VictoriaMetrics's names of the fields of ``signals``, as an alternation (its regexes are anchored)."""
+    return "|".join(f"{name}_{column}" for name, spec in signals.items() for column in spec.columns)
+
+
+def _seconds(t_ns: int) -> str:
+    """Unix seconds to the millisecond, as VictoriaMetrics takes them; VictoriaMetrics keeps whole ms."""
+    ms = t_ns // 1_000_000
+    return f"{ms // 1000}.{ms % 1000:03d}"
