@@ -25,6 +25,7 @@ from drivers.polar_pmd import PMD_DATA_UUID, decode_frame
 from monitor.capture import CaptureReader, CaptureRecord
 from monitor.composites import WALKING_CAPTURE
 from monitor.replay import replay_capture
+from monitor.sinks import PatientInStore
 from monitor.store import Patient, Store
 
 
@@ -79,7 +80,7 @@ def main() -> None:
         sessions = []
 
         def replay() -> None:
-            sessions.append(asyncio.run(replay_capture(WALKING_CAPTURE, store, patient_id=patient.id)).session)
+            sessions.append(asyncio.run(replay_capture(WALKING_CAPTURE, PatientInStore(store, patient.id))).session)
 
         t = median_s(replay)
         duration_s = sessions[-1].duration_s or 0.0

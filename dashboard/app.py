@@ -7,10 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 
-from dashboard import api, clinical_api, pages
+from dashboard import api, clinical_api, ingest_api, pages
 from dashboard.queries import NotFoundError
-from monitor.store import Store
+from monitor.ingest.apply import IngestRejected
+from monitor.store import SignalStoreUnavailable, Store
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -21,9 +23,13 @@ def create_app(store: Store) -> FastAPI:
     app.state.store = store
     app.include_router(api.router)
     app.include_router(clinical_api.router)
+    app.include_router(ingest_api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(IngestRejected, _rejected)
+    app.add_exception_handler(SignalStoreUnavailable, _unavailable)
+    app.add_exception_handler(OperationalError, _unavailable)
     return app
 
 
@@ -31,3 +37,18 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
     return pages.not_found_page(request, str(exc))
+
+
+async def _rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IngestRejected)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A database is down: the client may retry (a hub does, from its spool); nothing was lost."""
+    which = "time-series" if isinstance(exc, SignalStoreUnavailable) else "relational"
+    return JSONResponse(
+        {"detail": f"the {which} database is unavailable; try again"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )

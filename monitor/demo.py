@@ -26,6 +26,7 @@ from drivers.virtual import Replay, VirtualPolarH10, backend_classes
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.live import record_session
 from monitor.replay import replay_capture
+from monitor.sinks import PatientInStore
 from monitor.store import Clinician, Patient, Store
 from monitor.store.clinical import (
     add_prescription,
@@ -364,8 +365,7 @@ async def seed_demo_clinic(
             for planned in (s for s in sessions if week_start(s.day) == monday):
                 result = await replay_capture(
                     CAPTURES[planned.kind],
-                    store,
-                    patient_id=patient.id,
+                    PatientInStore(store, patient.id),
                     kind=planned.kind,
                     start_at_ns=int(planned.start.timestamp() * 1e9),
                 )
@@ -403,9 +403,8 @@ async def run_live_sessions(store: Store, patients: list[Patient], *, started: a
                 raise RuntimeError(f"the virtual {strap.name} is not advertising")
             driver = PolarH10(device, backend=client, acc_rate_hz=int(replay.acc.sample_rate_hz))
             await record_session(
-                store,
+                PatientInStore(store, patient.id),
                 [driver],
-                patient_id=patient.id,
                 kind=kind,
                 duration_s=replay.items[-1].t_ns / 1e9,
                 source="live, from a virtual Polar H10 replaying a bundled capture",

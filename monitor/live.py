@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from drivers.devices import DeviceEvent, LinkEvent, MalformedNotification, Wearable
 from monitor.session import SessionRecorder
-from monitor.store import Store, TrainingSession
+from monitor.sinks import SessionTarget
+
+ResultT = TypeVar("ResultT")
 
 
-def apply_event(recorder: SessionRecorder, event: DeviceEvent) -> None:
+def apply_event(recorder: SessionRecorder[Any], event: DeviceEvent) -> None:
     """One driver event into the session: readings are stored, the rest is written down."""
     if isinstance(event, MalformedNotification):
         recorder.report_problem(f"{event.device} {event.characteristic}: {event.message}", t_ns=event.t_host_ns)
@@ -26,33 +29,29 @@ def apply_event(recorder: SessionRecorder, event: DeviceEvent) -> None:
 
 
 async def record_session(
-    store: Store,
+    target: SessionTarget[ResultT],
     wearables: Sequence[Wearable],
     *,
-    patient_id: int,
     kind: str,
     duration_s: float | None = None,
     source: str = "live recording",
     started: asyncio.Event | None = None,
-) -> TrainingSession:
+) -> ResultT:
     """Record from the wearables until ``duration_s`` has passed, or until cancelled.
 
     The session ends ``complete`` at the end of the duration, and ``interrupted`` if it
     is cancelled or every wearable gave up reconnecting before then; what arrived is
-    kept either way. ``started`` is set once the session exists in the store.
+    kept either way. ``started`` is set once the session has begun.
     """
     async with contextlib.AsyncExitStack() as stack:
         # Connect first: a wearable that cannot be reached leaves no empty session behind.
         for wearable in wearables:
             await stack.enter_async_context(wearable)
-        recorder = SessionRecorder.start(
-            store,
-            patient_id=patient_id,
-            kind=kind,
-            started_at_ns=time.time_ns(),
-            source=source,
-            devices=", ".join(w.label for w in wearables),
+        started_at_ns = time.time_ns()
+        sink = target.start_session(
+            kind=kind, started_at_ns=started_at_ns, source=source, devices=", ".join(w.label for w in wearables)
         )
+        recorder = SessionRecorder(sink, started_at_ns)
         if started is not None:
             started.set()
         status = "interrupted"

@@ -6,17 +6,21 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from drivers.errors import MalformedPayload
 from drivers.readings import NotificationDecoder
 from monitor.capture import CaptureFormatError, CaptureProblem, CaptureReader, CaptureRecord
 from monitor.session import SessionRecorder
-from monitor.store import Store, TrainingSession
+from monitor.sinks import SessionTarget
+
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayResult:
-    session: TrainingSession
+class ReplayResult(Generic[ResultT]):
+    session: ResultT
+    """What the target's sink returns at the end: the stored session, or None from a hub's spool."""
     notifications: int
     problems: list[CaptureProblem]
 
@@ -31,14 +35,13 @@ def _first_time_ns(path: Path) -> int | None:
 
 async def replay_capture(
     path: str | Path,
-    store: Store,
+    target: SessionTarget[ResultT],
     *,
-    patient_id: int,
     kind: str | None = None,
     start_at_ns: int | None = None,
     speed: float | None = None,
-) -> ReplayResult:
-    """Record a session from a capture file.
+) -> ReplayResult[ResultT]:
+    """Record a session from a capture file into ``target``.
 
     ``start_at_ns`` moves the capture's host times so that its first notification
     arrives then (sensor clocks are left alone, as they would be). ``speed`` paces the
@@ -55,14 +58,14 @@ async def replay_capture(
             raise CaptureFormatError(f"{path}: the capture names no session kind; give one (--kind)")
         shift_ns = 0 if start_at_ns is None or first_ns is None else start_at_ns - first_ns
         decoders = {device.id: device.decoder() for device in header.devices}
-        recorder = SessionRecorder.start(
-            store,
-            patient_id=patient_id,
+        started_at_ns = (first_ns or time.time_ns()) + shift_ns
+        sink = target.start_session(
             kind=session_kind,
-            started_at_ns=(first_ns or time.time_ns()) + shift_ns,
+            started_at_ns=started_at_ns,
             source=f"replay of {path.name}",
             devices=", ".join(device.name or device.model for device in header.devices),
         )
+        recorder = SessionRecorder(sink, started_at_ns)
         problems: list[CaptureProblem] = []
         last_ns: dict[str, int] = {}
         count = 0
@@ -90,7 +93,7 @@ async def replay_capture(
 
 
 def _feed(
-    recorder: SessionRecorder,
+    recorder: SessionRecorder[ResultT],
     decoders: dict[str, NotificationDecoder],
     last_ns: dict[str, int],
     record: CaptureRecord,

@@ -1,43 +1,30 @@
 """A training session as it is recorded: readings in, chunks and a summary out.
 
 The recorder takes typed readings from any source (a bleak driver, a capture replay),
-puts every device's samples on the wall clock, writes signal chunks as it goes so a
-live view can read them, and writes the session summary at the end. The summary is
-computed from the stored signals, the same data a later re-analysis sees.
+puts every device's samples on the wall clock, and hands signal chunks to its sink as it
+goes (``monitor.sinks``: the store, so a live view can read them, or a hub's spool). The
+summary at the end is computed from the stored signals, the same data a later
+re-analysis sees.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
-from monitor.analysis import heart_rate_summary
-from monitor.analysis.heart_rate import resample_hr_1hz
-from monitor.analysis.session import analyse_activity, analyse_heart
 from monitor.clock import BeatClock, ClockAlignment
-from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
-from monitor.store.clinical import write_session_load
+from monitor.sinks import SessionChunk, SessionSink, StoreSink
+from monitor.store import Store, TrainingSession
 
-logger = logging.getLogger(__name__)
-
-CHUNK_SPAN_NS = 5_000_000_000
-ANALYSIS_VERSION = 2
-"""Bump when the batch analysis changes what it writes, so stale rows can be recomputed."""
 MAX_STORED_PROBLEMS = 100
 """Problems beyond this many are counted but not each written down."""
 _CONTACT_CODE = {True: 1, False: 0, None: -1}
-
-
-def ns_to_datetime(t_ns: int) -> datetime:
-    return datetime.fromtimestamp(t_ns / 1e9, tz=UTC)
+ResultT = TypeVar("ResultT")
 
 
 @dataclass
@@ -61,12 +48,11 @@ class _ChunkBuffer:
         return times, values
 
 
-class SessionRecorder:
-    """Records one session into the store; create it with :meth:`start`."""
+class SessionRecorder(Generic[ResultT]):
+    """Records one session into a sink; :meth:`start` records into the store."""
 
-    def __init__(self, store: Store, session_id: int, started_at_ns: int) -> None:
-        self.store = store
-        self.session_id = session_id
+    def __init__(self, sink: SessionSink[ResultT], started_at_ns: int) -> None:
+        self.sink = sink
         self.started_at_ns = started_at_ns
         self.last_t_ns = started_at_ns
         self.problem_count = 0
@@ -77,9 +63,8 @@ class SessionRecorder:
         self._clocks: dict[str, ClockAlignment] = defaultdict(ClockAlignment)
         self._beat_clocks: dict[tuple[str, str], BeatClock] = defaultdict(BeatClock)
 
-    @classmethod
+    @staticmethod
     def start(
-        cls,
         store: Store,
         *,
         patient_id: int,
@@ -87,19 +72,11 @@ class SessionRecorder:
         started_at_ns: int,
         source: str = "",
         devices: str = "",
-    ) -> SessionRecorder:
-        with store.session() as db:
-            row = TrainingSession(
-                patient_id=patient_id,
-                kind=kind,
-                status="live",
-                started_at=ns_to_datetime(started_at_ns),
-                source=source,
-                devices=devices,
-            )
-            db.add(row)
-            db.commit()
-            return cls(store, row.id, started_at_ns)
+    ) -> SessionRecorder[TrainingSession]:
+        sink = StoreSink.create(
+            store, patient_id=patient_id, kind=kind, started_at_ns=started_at_ns, source=source, devices=devices
+        )
+        return SessionRecorder(sink, started_at_ns)
 
     def consume(self, reading: Reading) -> None:
         self.last_t_ns = max(self.last_t_ns, reading.t_host_ns)
@@ -144,9 +121,7 @@ class SessionRecorder:
 
     def report_event(self, kind: str, message: str, *, t_ns: int | None = None) -> None:
         """Keep something the session should say about its data, e.g. a link gap."""
-        with self.store.session() as db:
-            db.add(SessionEvent(session_id=self.session_id, t_ns=t_ns, kind=kind, message=message[:500]))
-            db.commit()
+        self.sink.event(kind, message, t_ns=t_ns)
 
     def report_problem(self, message: str, *, t_ns: int | None = None) -> None:
         """Count a notification that could not be used, and keep its description.
@@ -156,17 +131,11 @@ class SessionRecorder:
         """
         self.problem_count += 1
         if self.problem_count <= MAX_STORED_PROBLEMS:
-            with self.store.session() as db:
-                db.add(SessionEvent(session_id=self.session_id, t_ns=t_ns, kind="malformed", message=message[:500]))
-                self._write_problem_count(db)
-                db.commit()
+            self.sink.event("malformed", message, t_ns=t_ns)
+            self._write_problem_count()
 
-    def _write_problem_count(self, db: Session) -> None:
-        db.execute(
-            update(TrainingSession)
-            .where(TrainingSession.id == self.session_id)
-            .values(malformed_count=self.problem_count)
-        )
+    def _write_problem_count(self) -> None:
+        self.sink.problem_count(self.problem_count)
         self._written_problem_count = self.problem_count
 
     def _buffer(self, signal: str, device: str, *, sensor_clock: bool = False) -> _ChunkBuffer:
@@ -174,7 +143,7 @@ class SessionRecorder:
 
     def _flush_full(self, device: str) -> None:
         for (signal, buffered_device, _), buffer in self._buffers.items():
-            if buffered_device == device and buffer.span_ns() >= CHUNK_SPAN_NS:
+            if buffered_device == device and buffer.span_ns() >= self.sink.chunk_span_ns:
                 self._flush(signal, device, buffer)
 
     def _flush(self, signal: str, device: str, buffer: _ChunkBuffer) -> None:
@@ -190,48 +159,15 @@ class SessionRecorder:
         if previous_ns is not None:
             t_ns = np.maximum(t_ns, previous_ns + 1 + np.arange(len(t_ns)))
         self._last_written_ns[(signal, device)] = int(t_ns[-1])
-        self.store.signals.append(self.session_id, signal, device, t_ns, values)
+        self.sink.append([SessionChunk(signal, device, t_ns, values)])
         self.sample_counts[signal] += len(t_ns)
         if self.problem_count != self._written_problem_count:
-            with self.store.session() as db:
-                self._write_problem_count(db)
-                db.commit()
+            self._write_problem_count()
 
-    def finish(self, *, status: str = "complete", ended_at_ns: int | None = None) -> TrainingSession:
-        """Write what is buffered and the session summary; returns the session row."""
+    def finish(self, *, status: str = "complete", ended_at_ns: int | None = None) -> ResultT:
+        """Hand on what is buffered and end the session; the store's sink returns its row."""
         for (signal, device, _), buffer in self._buffers.items():
             self._flush(signal, device, buffer)
-        ended_ns = ended_at_ns if ended_at_ns is not None else self.last_t_ns
-        hr = self.store.signals.read(self.session_id, "hr_bpm")
-        summary = heart_rate_summary(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
-        acc = self.store.signals.read(self.session_id, "acc_mg")
-        with self.store.session() as db:
-            row = db.get_one(TrainingSession, self.session_id)
-            row.status = status
-            row.ended_at = ns_to_datetime(ended_ns)
-            row.duration_s = (ended_ns - self.started_at_ns) / 1e9
-            row.hr_mean_bpm = summary.mean_bpm
-            row.hr_max_bpm = summary.max_bpm
-            row.hr_coverage = summary.coverage
-            row.beat_count = self.sample_counts["rr_ms"]
-            row.acc_sample_count = self.sample_counts["acc_mg"]
-            row.malformed_count = self.problem_count
-            db.commit()
-            relative_s = (acc.t_ns - (acc.t_ns[0] if len(acc) else 0)) / 1e9  # ns first: float64 loses them
-            rr = self.store.signals.read(self.session_id, "rr_ms")
-            try:
-                activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
-                heart = analyse_heart(rr_ms=rr.values[:, 0])
-                db.merge(
-                    SessionAnalysis(
-                        session_id=row.id, version=ANALYSIS_VERSION, activity=asdict(activity), heart=asdict(heart)
-                    )
-                )
-                _, hr_1hz = resample_hr_1hz(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
-                write_session_load(db, row, hr_1hz, tz=self.store.tz)
-                db.commit()
-            except Exception as error:  # a bug in an analysis must not cost the session its data
-                db.rollback()
-                logger.exception("the analysis of a session failed")
-                self.report_event("analysis_failed", f"analysis failed: {type(error).__name__}: {error}")
-            return row
+        if self.problem_count != self._written_problem_count:
+            self._write_problem_count()
+        return self.sink.finish(status=status, ended_at_ns=ended_at_ns if ended_at_ns is not None else self.last_t_ns)

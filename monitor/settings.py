@@ -8,17 +8,47 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+SECRETS_DIR = Path("/run/secrets")
+"""Where Docker puts secrets files; a file named like a setting (``dosis_influx_token``) sets it."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOSIS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOSIS_",
+        env_file=".env",
+        extra="ignore",
+        # Only where it exists: pydantic-settings warns about a missing folder.
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+    )
 
     data_dir: Path = Field(default_factory=lambda: user_data_path("dosis"))
     """Where the embedded database lives unless ``database_url`` says otherwise."""
     database_url: str | None = None
-    """SQLAlchemy URL; default ``sqlite:///<data_dir>/dosis.sqlite3``."""
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/dosis.sqlite3``. PostgreSQL:
+    ``postgresql+psycopg://dosis@db:5432/dosis``."""
+    database_password: SecretStr | None = None
+    """Put into ``database_url`` in place of its password, so the URL holds no secret."""
+    influx_url: str | None = None
+    """Keep signals in InfluxDB (or VictoriaMetrics) at this URL instead of the relational database."""
+    influx_api: Literal["v1", "v2"] = "v2"
+    """``v2``: batched writes to ``/api/v2/write`` (InfluxDB 1.8+, 2.x, 3.x); ``v1``: ``/write`` (InfluxDB 1.x)."""
+    influx_server: Literal["influxdb", "victoriametrics"] = "influxdb"
+    """How to read back: InfluxQL on ``/query`` (InfluxDB), or the export API (VictoriaMetrics)."""
+    influx_database: str = "dosis"
+    """The InfluxDB 1.x database, or the 2.x bucket (read through its automatic DBRP mapping)."""
+    influx_org: str = "dosis"
+    influx_token: SecretStr | None = None
+    """An InfluxDB 2.x/3.x API token, or ``user:password`` for 1.x with authentication."""
+    retention_days: int | None = Field(default=None, ge=1)
+    """Delete raw signals older than this many days (summaries, loads and reports are kept); None keeps them."""
+    server_url: str | None = None
+    """For a hub: the Dosis server that ``dosis record`` streams sessions to."""
+    hub_token: SecretStr | None = None
+    """For a hub: its token, from ``dosis hub add`` on the server."""
     ble: Literal["system", "virtual"] = "system"
     """``virtual``: bleak runs over Bumble's in-process link against virtual wearables
     that replay the bundled captures, for trying Dosis without a strap."""
@@ -38,7 +68,10 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            if self.database_password is None:
+                return self.database_url
+            url = make_url(self.database_url).set(password=self.database_password.get_secret_value())
+            return url.render_as_string(hide_password=False)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.data_dir / 'dosis.sqlite3'}"
 

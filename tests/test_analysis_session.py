@@ -14,11 +14,12 @@ from monitor.capture import CaptureReader
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.recordings import SPAR_RATE_HZ
 from monitor.replay import replay_capture
+from monitor.sinks import PatientInStore
 from monitor.store import Store, TrainingSession
 
 
 def stored_analysis(store: Store, patient_id: int, capture: object) -> dict[str, object]:
-    session = asyncio.run(replay_capture(capture, store, patient_id=patient_id)).session  # type: ignore[arg-type]
+    session = asyncio.run(replay_capture(capture, PatientInStore(store, patient_id))).session  # type: ignore[arg-type]
     with store.session() as db:
         analysis = db.get_one(TrainingSession, session.id).analysis
         assert analysis is not None
@@ -75,7 +76,7 @@ def test_samples_that_do_not_move_time_forward_are_ignored() -> None:
 
 
 def test_every_session_gets_hrv_from_its_rr(store: Store, patient_id: int) -> None:
-    session = asyncio.run(replay_capture(WALKING_CAPTURE, store, patient_id=patient_id)).session
+    session = asyncio.run(replay_capture(WALKING_CAPTURE, PatientInStore(store, patient_id))).session
     with store.session() as db:
         analysis = db.get_one(TrainingSession, session.id).analysis
         assert analysis is not None

@@ -18,6 +18,7 @@ from drivers.readings import HeartRateReading
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.replay import replay_capture
 from monitor.session import SessionRecorder
+from monitor.sinks import PatientInStore, StoreSink
 from monitor.store import Clinician, Patient, Store, TrainingSession
 
 NS_PER_S = 1_000_000_000
@@ -80,8 +81,7 @@ def record_walk(store: Store, patient_id: int) -> int:
         )
     recorder.report_problem("Heart Rate Measurement of 1 byte, needs at least 2", t_ns=(WALK_START_S + 12) * NS_PER_S)
     recorder.report_problem("PMD frame type 9 is not supported", t_ns=(WALK_START_S + 47) * NS_PER_S)
-    recorder.finish(ended_at_ns=(WALK_START_S + 60) * NS_PER_S)
-    return recorder.session_id
+    return recorder.finish(ended_at_ns=(WALK_START_S + 60) * NS_PER_S).id
 
 
 @pytest.fixture(scope="module")
@@ -107,16 +107,17 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
         db.commit()
         astrid_id, bjorn_id, strength_id = astrid.id, bjorn.id, strength.id
     walk_id = record_walk(store, astrid_id)
-    live = SessionRecorder.start(store, patient_id=bjorn_id, kind="walking", started_at_ns=LIVE_START_S * NS_PER_S)
+    live_sink = StoreSink.create(store, patient_id=bjorn_id, kind="walking", started_at_ns=LIVE_START_S * NS_PER_S)
+    live = SessionRecorder(live_sink, LIVE_START_S * NS_PER_S)
     live.report_problem("Heart Rate Measurement of 1 byte, needs at least 2", t_ns=(LIVE_START_S + 3) * NS_PER_S)
     store.signals.append(
-        live.session_id,
+        live_sink.session_id,
         "hr_bpm",
         "H10",
         [reading_t_ns(LIVE_START_S, k) for k in range(10)],
         [[90 + k, 1] for k in range(10)],
     )
-    yield Clinic(store, walk_id, strength_id, live.session_id)
+    yield Clinic(store, walk_id, strength_id, live_sink.session_id)
     store.close()
 
 
@@ -219,6 +220,8 @@ def test_unknown_pages_are_html_404(client: TestClient) -> None:
 def test_openapi_documents_the_api_but_not_the_pages(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert sorted(paths) == [
+        "/api/ingest",
+        "/api/ingest/patients/{pseudonym}",
         "/api/patients",
         "/api/patients/{pseudonym}/load",
         "/api/patients/{pseudonym}/mornings/{day}",
@@ -323,8 +326,8 @@ def test_vendored_files_match_their_recorded_sha256(client: TestClient) -> None:
 
 
 def test_sessions_show_what_the_batch_analysis_found(store: Store, patient_id: int) -> None:
-    walk = asyncio.run(replay_capture(WALKING_CAPTURE, store, patient_id=patient_id)).session
-    lift = asyncio.run(replay_capture(STRENGTH_CAPTURE, store, patient_id=patient_id)).session
+    walk = asyncio.run(replay_capture(WALKING_CAPTURE, PatientInStore(store, patient_id))).session
+    lift = asyncio.run(replay_capture(STRENGTH_CAPTURE, PatientInStore(store, patient_id))).session
     with TestClient(create_app(store)) as client:
         walking = client.get(f"/api/sessions/{walk.id}").json()
         strength = client.get(f"/api/sessions/{lift.id}").json()

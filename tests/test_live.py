@@ -14,6 +14,7 @@ from drivers.gatt import HEART_RATE_MEASUREMENT_UUID, parse_heart_rate
 from drivers.virtual import Replay, VirtualPolarH10, VirtualVeritySense, backend_classes, verity_replay
 from monitor.composites import WALKING_CAPTURE
 from monitor.live import record_session
+from monitor.sinks import PatientInStore
 from monitor.store import Store, TrainingSession
 
 CLIENT, SCANNER = backend_classes()
@@ -39,7 +40,7 @@ async def test_a_live_session_survives_a_dropout_and_records_it(store: Store, pa
             await h10.drop_link()
 
         fault_task = asyncio.create_task(faults())
-        session = await record_session(store, [driver], patient_id=patient_id, kind="walking", duration_s=3.0)
+        session = await record_session(PatientInStore(store, patient_id), [driver], kind="walking", duration_s=3.0)
         await fault_task
     assert session.status == "complete"
     assert session.duration_s is not None
@@ -65,7 +66,7 @@ async def test_a_verity_session_stores_its_pulse_intervals(store: Store, patient
     async with VirtualVeritySense(replay, speed=10.0):
         (found,) = await scan(timeout_s=0.5, backend=SCANNER)
         driver = PolarVeritySense(found.device, backend=CLIENT, policy=FAST)
-        session = await record_session(store, [driver], patient_id=patient_id, kind="walking", duration_s=2.0)
+        session = await record_session(PatientInStore(store, patient_id), [driver], kind="walking", duration_s=2.0)
     ppi = store.signals.read(session.id, "ppi_ms")
     assert len(ppi) >= 10
     # PPI frames are built from the capture's RR, rounded to whole ms.
@@ -89,7 +90,7 @@ async def test_ecg_is_stored_and_a_strap_that_never_returns_interrupts_the_sessi
             await h10.stop()
 
         stopper = asyncio.create_task(strap_taken_off())
-        session = await record_session(store, [driver], patient_id=patient_id, kind="strength", duration_s=30)
+        session = await record_session(PatientInStore(store, patient_id), [driver], kind="strength", duration_s=30)
         await stopper
     assert session.status == "interrupted"
     assert session.duration_s is not None

@@ -16,6 +16,7 @@ from drivers.polar_pmd import PMD_DATA_UUID
 from monitor.capture import CaptureReader
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.replay import replay_capture
+from monitor.sinks import PatientInStore
 from monitor.store import SessionEvent, Store, TrainingSession
 
 G_MS2 = 9.80665
@@ -35,7 +36,7 @@ def source_rr_ms(recordings: Path, subject: str, task: str) -> np.ndarray:
 
 
 def replay(path: Path, store: Store, patient_id: int) -> TrainingSession:
-    return asyncio.run(replay_capture(path, store, patient_id=patient_id)).session
+    return asyncio.run(replay_capture(path, PatientInStore(store, patient_id))).session
 
 
 def test_walking_session_matches_its_sources_sample_by_sample(recordings: Path, store: Store, patient_id: int) -> None:
@@ -129,7 +130,7 @@ def test_bad_lines_and_payloads_are_reported_by_line_and_the_rest_is_stored(
     clean = replay(WALKING_CAPTURE, store, patient_id)
     damaged_path = tmp_path / "damaged.jsonl"
     broken = corrupt(WALKING_CAPTURE, damaged_path)
-    result = asyncio.run(replay_capture(damaged_path, store, patient_id=patient_id))
+    result = asyncio.run(replay_capture(damaged_path, PatientInStore(store, patient_id)))
     assert {p.line_no: p.message for p in result.problems}.keys() == broken.keys()
     for problem in result.problems:
         assert broken[problem.line_no] in problem.message
@@ -149,7 +150,7 @@ def test_bad_lines_and_payloads_are_reported_by_line_and_the_rest_is_stored(
 
 def test_a_cancelled_live_replay_keeps_its_data_as_interrupted(store: Store, patient_id: int) -> None:
     async def run_briefly() -> None:
-        task = asyncio.create_task(replay_capture(WALKING_CAPTURE, store, patient_id=patient_id, speed=20.0))
+        task = asyncio.create_task(replay_capture(WALKING_CAPTURE, PatientInStore(store, patient_id), speed=20.0))
         await asyncio.sleep(0.6)  # about 12 s of the capture at 20x
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from drivers.readings import AccelerationBatch, HeartRateReading
-from monitor.session import CHUNK_SPAN_NS, SessionRecorder
+from monitor.session import SessionRecorder
+from monitor.sinks import CHUNK_SPAN_NS, StoreSink
 from monitor.store import SignalChunk, Store, TrainingSession
 
 T0 = 1_793_610_000_000_000_000
@@ -52,10 +53,10 @@ def test_problems_are_counted_and_only_the_first_hundred_kept(store: Store, pati
 
 
 def test_problem_count_is_current_while_live(store: Store, patient_id: int) -> None:
-    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
-    recorder.report_problem("line 7: malformed payload")
+    sink = StoreSink.create(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    SessionRecorder(sink, T0).report_problem("line 7: malformed payload")
     with store.session() as db:
-        assert db.get_one(TrainingSession, recorder.session_id).malformed_count == 1
+        assert db.get_one(TrainingSession, sink.session_id).malformed_count == 1
 
 
 def test_a_better_clock_estimate_never_moves_samples_back_in_time(store: Store, patient_id: int) -> None:
@@ -83,7 +84,7 @@ def test_a_failing_analysis_keeps_the_session_and_says_so(
     def broken(**_: object) -> None:
         raise FloatingPointError("boom")
 
-    monkeypatch.setattr("monitor.session.analyse_activity", broken)
+    monkeypatch.setattr("monitor.sinks.analyse_activity", broken)
     recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
     recorder.consume(HeartRateReading("h10", T0 + 1_000_000_000, 90, (660.0,), True))
     session = recorder.finish(ended_at_ns=T0 + 2_000_000_000)

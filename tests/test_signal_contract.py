@@ -22,8 +22,8 @@ import numpy.typing as npt
 import pytest
 
 from monitor.store import Patient, Store, TrainingSession
-from monitor.store.influx import Api, InfluxSignalStore, SignalStoreUnavailable
-from monitor.store.signals import SIGNALS, UNIFORM_TOLERANCE_NS, Chunk, SignalStore, decimate
+from monitor.store.influx import Api, InfluxSignalStore
+from monitor.store.signals import SIGNALS, UNIFORM_TOLERANCE_NS, Chunk, SignalStore, SignalStoreUnavailable, decimate
 
 if TYPE_CHECKING:
     from servers import InfluxDB1Server, VictoriaMetricsServer

@@ -14,9 +14,9 @@ T0 = 1_793_610_000_000_000_000
 
 @pytest.fixture
 def session_id(store: Store, patient_id: int) -> int:
-    from monitor.session import SessionRecorder
+    from monitor.sinks import StoreSink
 
-    return SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0).session_id
+    return StoreSink.create(store, patient_id=patient_id, kind="walking", started_at_ns=T0).session_id
 
 
 def test_int16_signal_round_trips_exactly(store: Store, session_id: int) -> None:

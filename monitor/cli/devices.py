@@ -21,10 +21,13 @@ from drivers.gatt import HEART_RATE_MEASUREMENT_UUID
 from drivers.polar_pmd import PMD_CONTROL_POINT_UUID, PMD_DATA_UUID
 from monitor.capture import CaptureDevice, CaptureHeader, CaptureWriter, PmdStreamSettings
 from monitor.cli.common import SESSION_KINDS, app, console, fail, patient_id
+from monitor.cli.hubs import DrainOption, ServerOption, streaming
 from monitor.cli.sessions import print_session
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
+from monitor.ingest.spool import PatientOnServer
 from monitor.live import record_session
 from monitor.settings import Settings
+from monitor.sinks import PatientInStore
 from monitor.store import Store
 
 DeviceOption = Annotated[str, typer.Option("--device", help="name, end of name (e.g. 0A1B2C3D) or address")]
@@ -115,24 +118,35 @@ def record(
     acc_rate: AccRateOption = 200,
     ecg: EcgOption = False,
     scan_timeout: ScanOption = 10.0,
+    server: ServerOption = None,
+    drain_timeout: DrainOption = 60.0,
 ) -> None:
-    """Record a live session from a wearable into the database."""
+    """Record a live session from a wearable into the database, or stream it to a Dosis server."""
     if kind not in SESSION_KINDS:
         raise fail(f"--kind must be walking or strength, not {kind!r}")
     settings = Settings()
-    store = Store(settings.resolved_database_url(), tz=settings.tzinfo())
-    pid = patient_id(store, patient)
+
+    async def connect(ble: Bluetooth) -> Wearable:
+        found = await _find(ble, device, scan_timeout)
+        console.print(f"Recording from {found.name}" + (f" for {duration:g} s" if duration else "; Ctrl-C ends"))
+        return _driver(found, ble, acc_rate, ecg)
+
+    async def stream() -> None:
+        async with (
+            streaming(settings, server, patient=patient, drain_timeout_s=drain_timeout) as spool,
+            bluetooth(settings) as ble,
+        ):
+            await record_session(PatientOnServer(spool, patient), [await connect(ble)], kind=kind, duration_s=duration)
 
     async def run() -> None:
+        store = Store.from_settings(settings)
+        target = PatientInStore(store, patient_id(store, patient))
         async with bluetooth(settings) as ble:
-            found = await _find(ble, device, scan_timeout)
-            driver = _driver(found, ble, acc_rate, ecg)
-            console.print(f"Recording from {found.name}" + (f" for {duration:g} s" if duration else "; Ctrl-C ends"))
-            session = await record_session(store, [driver], patient_id=pid, kind=kind, duration_s=duration)
+            session = await record_session(target, [await connect(ble)], kind=kind, duration_s=duration)
             print_session(session, patient)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(run())
+        _run(stream() if server or settings.server_url else run())
 
 
 @app.command()

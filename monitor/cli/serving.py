@@ -28,7 +28,7 @@ def serve(
     from dashboard.app import create_app
 
     settings = Settings()
-    store = Store(settings.resolved_database_url(), tz=settings.tzinfo())
+    store = Store.from_settings(settings)
     uvicorn.run(create_app(store), host=host or settings.host, port=port or settings.port, log_level="info")
 
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 
 from monitor.capture import CaptureFormatError
 from monitor.cli.common import SESSION_KINDS, SessionKind, app, console, errors, fail, hr_text, patient_id
-from monitor.replay import replay_capture
+from monitor.cli.hubs import DrainOption, ServerOption, streaming
+from monitor.ingest.spool import PatientOnServer
+from monitor.replay import ReplayResult, replay_capture
 from monitor.settings import Settings
+from monitor.sinks import PatientInStore
 from monitor.store import Store, TrainingSession
+
+T = TypeVar("T")
 
 
 @app.command()
@@ -30,6 +36,8 @@ def replay(
         float | None,
         typer.Option(help="pace notifications (1 = real time); default: as fast as possible"),
     ] = None,
+    server: ServerOption = None,
+    drain_timeout: DrainOption = 60.0,
 ) -> None:
     """Record a session from a capture file, through the same code a live device feeds."""
     if kind is not None and kind not in SESSION_KINDS:
@@ -39,19 +47,32 @@ def replay(
     if speed is not None and speed <= 0:
         raise fail("--speed must be positive")
     settings = Settings()
-    store = Store(settings.resolved_database_url(), tz=settings.tzinfo())
     start_ns = None if start is None else int(start.replace(tzinfo=start.tzinfo or UTC).timestamp() * 1e9)
+    if server or settings.server_url:
+
+        async def stream() -> ReplayResult[None]:
+            async with streaming(settings, server, patient=patient, drain_timeout_s=drain_timeout) as spool:
+                return await replay_capture(
+                    capture, PatientOnServer(spool, patient), kind=kind, start_at_ns=start_ns, speed=speed
+                )
+
+        streamed = _replayed(capture, stream())
+        console.print(f"Replayed {streamed.notifications} notifications ({len(streamed.problems)} skipped).")
+        return
+    store = Store.from_settings(settings)
+    target = PatientInStore(store, patient_id(store, patient))
+    result = _replayed(capture, replay_capture(capture, target, kind=kind, start_at_ns=start_ns, speed=speed))
+    print_session(result.session, patient, notifications=f"{result.notifications} ({len(result.problems)} skipped)")
+
+
+def _replayed(capture: Path, replay: Coroutine[Any, Any, ReplayResult[T]]) -> ReplayResult[T]:
     try:
-        result = asyncio.run(
-            replay_capture(
-                capture, store, patient_id=patient_id(store, patient), kind=kind, start_at_ns=start_ns, speed=speed
-            )
-        )
+        result = asyncio.run(replay)
     except CaptureFormatError as error:
         raise fail(str(error)) from error
     for problem in result.problems:
         errors.print(f"[yellow]skipped[/] {capture.name} {problem}")
-    print_session(result.session, patient, notifications=f"{result.notifications} ({len(result.problems)} skipped)")
+    return result
 
 
 def print_session(session: TrainingSession, patient: str, **extra_rows: str) -> None:

@@ -64,7 +64,16 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import WriteOptions
 from influxdb_client.rest import ApiException
 
-from monitor.store.signals import SIGNALS, Chunk, Decimated, Signal, SignalSpec, decimate, encode_chunk
+from monitor.store.signals import (
+    SIGNALS,
+    Chunk,
+    Decimated,
+    Signal,
+    SignalSpec,
+    SignalStoreUnavailable,
+    decimate,
+    encode_chunk,
+)
 
 Api = Literal["v1", "v2"]
 Server = Literal["influxdb", "victoriametrics"]
@@ -72,14 +81,6 @@ Server = Literal["influxdb", "victoriametrics"]
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 # The export API's default end is now; a hub's clock may run ahead of the server's.
 _EXPORT_END_NS = 2**62
-
-
-class SignalStoreUnavailable(ConnectionError):
-    """The signal server could not be reached or failed: retry later.
-
-    Part of the failed write may be stored; retrying all of it is safe, since writes are
-    idempotent.
-    """
 
 
 class InfluxSignalStore:

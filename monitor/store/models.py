@@ -83,6 +83,10 @@ class TrainingSession(Base):
     __tablename__ = "training_session"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(36), unique=True)
+    """The key the recording hub gave the session (a UUID), by which its ingest is idempotent."""
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("device.id", ondelete="SET NULL"))
+    """The hub that streamed it; None when recorded by the server's own process."""
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="live")
@@ -132,9 +136,12 @@ class SessionEvent(Base):
     """Something the session should say about its data: a skipped payload, a gap."""
 
     __tablename__ = "session_event"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_session.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    """The recorder's number for the event, so a re-sent one is stored once."""
     t_ns: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(String(500))
@@ -261,3 +268,36 @@ class AdviceDecision(Base):
     decided_at: Mapped[datetime]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("clinician.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class Device(Base):
+    """A registered device: a hub that streams sessions to this server with its own token."""
+
+    __tablename__ = "device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``hub``."""
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    """Where it is, e.g. ``gym-north``; never a patient's name."""
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the device's bearer token (256 random bits, so no slow hash is needed)."""
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Who did what with whose data: every access to, export or deletion of patient data."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    """``clinician:<id>``, ``hub:<name>``, ``cli:<os user>``."""
+    action: Mapped[str] = mapped_column(String(32))
+    """e.g. ``view``, ``export``, ``delete``, ``ingest``."""
+    patient_pseudonym: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The pseudonym, not a foreign key: the record outlives a deleted patient, and names nobody."""
+    detail: Mapped[str] = mapped_column(String(500), default="")

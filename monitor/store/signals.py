@@ -75,6 +75,14 @@ class Chunk:
     values: npt.ArrayLike
 
 
+class SignalStoreUnavailable(ConnectionError):
+    """The signal database could not be reached or failed: retry later.
+
+    Part of the failed write may be stored; retrying all of it is safe, since writes are
+    idempotent.
+    """
+
+
 class SignalStore(Protocol):
     def append(self, session_id: int, signal: str, device: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> None: ...
 
@@ -114,6 +122,14 @@ class SignalStore(Protocol):
 
     def apply_retention(self, *, older_than_ns: int) -> int:
         """Delete raw samples before ``older_than_ns`` (summaries live elsewhere); returns chunks or points removed."""
+        ...
+
+    def flush(self) -> None:
+        """Return once every append so far is stored (a batching writer holds some back)."""
+        ...
+
+    def close(self) -> None:
+        """Flush, then let go of connections."""
         ...
 
 
@@ -291,3 +307,9 @@ class SqlSignalStore:
         with self._engine.begin() as connection:
             result = connection.execute(delete(SignalChunk).where(SignalChunk.t_end_ns < older_than_ns))
         return int(result.rowcount)
+
+    def flush(self) -> None:
+        """Nothing to do: every append is committed before it returns."""
+
+    def close(self) -> None:
+        """Nothing to do: the engine belongs to the Store."""
