@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
@@ -27,6 +28,7 @@ def create_app(store: Store) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(IngestRejected, _rejected)
     app.add_exception_handler(SignalStoreUnavailable, _unavailable)
     app.add_exception_handler(OperationalError, _unavailable)
@@ -37,6 +39,13 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
     return pages.not_found_page(request, str(exc))
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """422 with where and what, without echoing the input: it may be large, health data, or not even JSON (NaN)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _rejected(request: Request, exc: Exception) -> Response:

@@ -54,11 +54,19 @@ class RunningServer(abc.ABC):
     stop_signal = signal.SIGTERM
     """The signal on which the server flushes its data and exits."""
 
-    def __init__(self, directory: Path, command: list[str], url: str, user: pwd.struct_passwd | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        command: list[str],
+        url: str,
+        user: pwd.struct_passwd | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.directory = directory
         self.url = url
         self._command = command
         self._user = user
+        self._env = env
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,6 +85,7 @@ class RunningServer(abc.ABC):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.directory,
+                env=self._env,
                 **_as_user(self._user),
             )
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -98,6 +107,13 @@ class RunningServer(abc.ABC):
             process.kill()
             process.wait()
             raise RuntimeError(f"{self.name} did not stop within {STOP_TIMEOUT_S} s and was killed") from None
+
+    def kill(self) -> None:
+        """Kill the server as a power cut or the OOM killer would: no chance to finish anything."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     @abc.abstractmethod
     def ready(self) -> bool:

@@ -1,0 +1,261 @@
+"""A hub streaming to a server, as processes: every sample arrives exactly once through every outage.
+
+A real ``dosis serve`` and a real hub (``dosis replay --server``, the recording path of
+``dosis record`` fed from a capture) run as subprocesses. The reference is the same capture
+replayed straight into a store with the hub's 1 s chunks: what reaches the server must
+equal it sample for sample, or, when the hub is killed, equal its beginning up to what
+the hub had spooled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from servers import InfluxDB1Server, RunningServer, free_ports
+from sqlalchemy import select
+
+from monitor.composites import WALKING_CAPTURE
+from monitor.ingest.hubs import register_hub
+from monitor.replay import replay_capture
+from monitor.settings import Settings
+from monitor.sinks import STREAM_CHUNK_SPAN_NS, PatientInStore
+from monitor.store import SIGNALS, Patient, Store, TrainingSession
+from monitor.store.signals import UNIFORM_TOLERANCE_NS
+
+PSEUDONYM = "p-3f7a21"
+DOSIS = str(Path(sys.executable).with_name("dosis"))
+SPEED = 10.0
+"""The walking capture's two minutes in twelve seconds: long enough to cut into, short enough for CI."""
+
+
+class DosisServer(RunningServer):
+    name = "dosis serve"
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        (port,) = free_ports(1)
+        url = f"http://127.0.0.1:{port}"
+        env = os.environ | {"DOSIS_DATA_DIR": str(directory)} | env
+        super().__init__(directory, [DOSIS, "serve", "--port", str(port)], url, env=env)
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+class Clinic:
+    """A server's data folder with one patient and one hub; the server runs as a process."""
+
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        folder.mkdir()
+        self.settings = settings.model_copy(update={"data_dir": folder})
+        self.store = Store.from_settings(self.settings)
+        with self.store.session() as db:
+            db.add(Patient(pseudonym=PSEUDONYM, display_name="Ingrid Madsen"))
+            db.commit()
+        self.token = register_hub(self.store, "gym-north")
+        env = {k: str(v) for k, v in _influx_env(self.settings).items()}
+        self.server = DosisServer(folder, env)
+
+    def session(self) -> TrainingSession | None:
+        with self.store.session() as db:
+            session = db.scalar(select(TrainingSession))
+            if session is not None:
+                session.events  # noqa: B018  # loaded while the ORM session is open
+            return session
+
+    def samples(self, signal: str = "acc_mg") -> int:
+        session = self.session()
+        return 0 if session is None else len(self.store.signals.read(session.id, signal))
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[Clinic]:
+    clinic = Clinic(tmp_path / "server", Settings())
+    clinic.server.start()
+    yield clinic
+    clinic.server.stop()
+    clinic.store.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, TrainingSession]]:
+    """The walking capture replayed straight into a store, in the hub's 1 s chunks."""
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('reference') / 'reference.sqlite3'}")
+    with store.session() as db:
+        patient = Patient(pseudonym=PSEUDONYM, display_name="Ingrid Madsen")
+        db.add(patient)
+        db.commit()
+    target = PatientInStore(store, patient.id, chunk_span_ns=STREAM_CHUNK_SPAN_NS)
+    yield store, asyncio.run(replay_capture(WALKING_CAPTURE, target)).session
+    store.close()
+
+
+def hub(clinic: Clinic, folder: Path, *command: str) -> subprocess.Popen[bytes]:
+    """A hub process: ``dosis`` with the hub's settings, its output in ``folder/hub.log``."""
+    folder.mkdir(exist_ok=True)
+    env = os.environ | {
+        "DOSIS_DATA_DIR": str(folder),
+        "DOSIS_SERVER_URL": clinic.server.url,
+        "DOSIS_HUB_TOKEN": clinic.token,
+    }
+    with (folder / "hub.log").open("ab") as log:
+        return subprocess.Popen([DOSIS, *command], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stream_walk(clinic: Clinic, folder: Path) -> subprocess.Popen[bytes]:
+    return hub(clinic, folder, "replay", str(WALKING_CAPTURE), "--patient", PSEUDONYM, "--speed", str(SPEED))
+
+
+def finished(process: subprocess.Popen[bytes], folder: Path, timeout_s: float = 120) -> str:
+    """The hub's output once it has exited well, with rich's line wrapping undone."""
+    code = process.wait(timeout_s)
+    log = (folder / "hub.log").read_text()
+    assert code == 0, log
+    return " ".join(log.split())
+
+
+def wait_for(condition: Any, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def assert_same_samples(
+    clinic: Clinic,
+    reference: tuple[Store, TrainingSession],
+    *,
+    counts: dict[str, int] | None = None,
+    t_tolerance_ns: int = 0,
+) -> TrainingSession:
+    """Every signal on the server equals the reference's (or its first ``counts``): each sample once.
+
+    ``t_tolerance_ns``: InfluxDB keeps every sample's time as recorded, the SQL reference
+    keeps a nearly even chunk as its ends (``UNIFORM_TOLERANCE_NS``).
+    """
+    session = clinic.session()
+    assert session is not None
+    reference_store, reference_session = reference
+    for signal in SIGNALS:
+        streamed = clinic.store.signals.read(session.id, signal)
+        expected = reference_store.signals.read(reference_session.id, signal)
+        n = len(expected) if counts is None else counts.get(signal, 0)
+        assert len(streamed) == n, signal
+        assert np.abs(streamed.t_ns - expected.t_ns[:n]).max(initial=0) <= t_tolerance_ns, signal
+        np.testing.assert_array_equal(streamed.values, expected.values[:n], err_msg=signal)
+    return session
+
+
+def test_a_streamed_session_equals_one_recorded_at_the_server(
+    clinic: Clinic, reference: tuple[Store, TrainingSession], tmp_path: Path
+) -> None:
+    folder = tmp_path / "hub"
+    log = finished(hub(clinic, folder, "replay", str(WALKING_CAPTURE), "--patient", PSEUDONYM), folder)
+    assert "Everything spooled has reached" in log
+    session = assert_same_samples(clinic, reference)
+    expected = reference[1]
+    assert session.status == "complete"
+    assert session.uid is not None
+    assert (session.hr_mean_bpm, session.hr_coverage, session.beat_count, session.acc_sample_count) == (
+        expected.hr_mean_bpm,
+        expected.hr_coverage,
+        expected.beat_count,
+        expected.acc_sample_count,
+    )
+    assert session.duration_s == pytest.approx(expected.duration_s, abs=1e-6)
+    assert session.events == []
+
+
+def test_a_server_killed_mid_session_and_restarted_gets_every_sample_once(
+    clinic: Clinic, reference: tuple[Store, TrainingSession], tmp_path: Path
+) -> None:
+    streaming = stream_walk(clinic, tmp_path / "hub")
+    wait_for(lambda: clinic.samples() > 2_000, "the first seconds to reach the server")
+    clinic.server.kill()
+    time.sleep(3)  # the hub records on into its spool meanwhile
+    clinic.server.start()
+    finished(streaming, tmp_path / "hub")
+    session = assert_same_samples(clinic, reference)
+    assert session.status == "complete"
+    (outage,) = [e for e in session.events if e.kind == "server_unreachable"]
+    assert "could not deliver to the server" in outage.message
+    assert "ConnectError" in outage.message
+
+
+def test_the_signal_database_stopped_during_ingest_loses_nothing(
+    influxdb1_server: InfluxDB1Server,
+    influxdb1_database: str,
+    reference: tuple[Store, TrainingSession],
+    tmp_path: Path,
+) -> None:
+    settings = Settings(influx_url=influxdb1_server.url, influx_api="v1", influx_database=influxdb1_database)
+    clinic = Clinic(tmp_path / "server", settings)
+    clinic.server.start()
+    try:
+        streaming = stream_walk(clinic, tmp_path / "hub")
+        wait_for(lambda: clinic.samples() > 2_000, "the first seconds to reach InfluxDB")
+        influxdb1_server.stop()
+        time.sleep(3)
+        influxdb1_server.start()
+        finished(streaming, tmp_path / "hub")
+        session = assert_same_samples(clinic, reference, t_tolerance_ns=UNIFORM_TOLERANCE_NS)
+    finally:
+        clinic.server.stop()
+        clinic.store.close()
+    assert session.status == "complete"
+    (outage,) = [e for e in session.events if e.kind == "server_unreachable"]
+    assert "HTTP 503: the time-series database is unavailable" in outage.message
+
+
+def test_a_hub_killed_mid_session_sends_what_it_spooled_when_it_starts_again(
+    clinic: Clinic, reference: tuple[Store, TrainingSession], tmp_path: Path
+) -> None:
+    folder = tmp_path / "hub"
+    streaming = stream_walk(clinic, folder)
+    wait_for(lambda: clinic.samples() > 2_000, "the first seconds to reach the server")
+    streaming.kill()
+    streaming.wait()
+    with closing(sqlite3.connect(folder / "spool" / "spool.sqlite3")) as spool:
+        ((spooled,),) = spool.execute("SELECT samples FROM session").fetchall()
+    counts = {signal: int(n) for signal, n in json.loads(spooled).items()}
+    assert 0 < counts["acc_mg"] < (reference[1].acc_sample_count or 0)
+    log = finished(hub(clinic, folder, "hub", "sync"), folder)
+    assert "left open by a recording that stopped" in log
+    session = assert_same_samples(clinic, reference, counts=counts)
+    assert session.status == "interrupted"
+    (stopped,) = [e for e in session.events if e.kind == "hub_stopped"]
+    assert "stopped recording unexpectedly" in stopped.message
+    assert session.acc_sample_count == counts["acc_mg"]
+
+
+def test_a_hub_refuses_to_record_for_a_patient_the_server_does_not_know(clinic: Clinic, tmp_path: Path) -> None:
+    process = hub(clinic, tmp_path / "hub", "replay", str(WALKING_CAPTURE), "--patient", "p-000000")
+    assert process.wait(60) == 2
+    assert "has no patient 'p-000000'" in " ".join((tmp_path / "hub" / "hub.log").read_text().split())
+    assert clinic.session() is None
+
+
+def _influx_env(settings: Settings) -> dict[str, Any]:
+    """The server's environment for the settings' signal database."""
+    if settings.influx_url is None:
+        return {}
+    return {
+        "DOSIS_INFLUX_URL": settings.influx_url,
+        "DOSIS_INFLUX_API": settings.influx_api,
+        "DOSIS_INFLUX_DATABASE": settings.influx_database,
+    }
