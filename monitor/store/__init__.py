@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import sqlite3
+import time
 from datetime import tzinfo
 from typing import Any
 
@@ -42,7 +46,17 @@ __all__ = [
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the dashboard read while a session writes; foreign keys make deletes cascade.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Two processes switching a new file to WAL at once get "locked" at once, without the busy
+    # timeout's wait: so wait here.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -57,7 +71,10 @@ class Store:
         self.tz = tz or local_timezone()
         """The clinic's timezone: where days and weeks begin."""
         # pre_ping: a PostgreSQL restart leaves dead connections in the pool, which would fail one request each.
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        # allow_nan=False: NaN is not JSON; PostgreSQL refuses it, SQLite would keep it. One outcome on both.
+        self.engine: Engine = create_engine(
+            url, pool_pre_ping=True, json_serializer=functools.partial(json.dumps, allow_nan=False)
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:

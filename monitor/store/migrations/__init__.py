@@ -10,25 +10,28 @@ the tables ``models.py`` declares.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, create_engine, inspect
 
 SCRIPT_LOCATION = Path(__file__).parent
 """This package's folder: ``env.py`` and ``versions/`` are all Alembic needs."""
 
-PREVIOUS_SCHEMA_REVISION = "0001"
-PREVIOUS_SCHEMA_TABLES = frozenset(
-    {"clinician", "patient", "training_session", "session_analysis", "session_event", "signal_chunk"}
-)
-"""The tables Dosis created without Alembic, up to commit 241dc62; revision 0001 is exactly them."""
+UNREVISIONED_RELEASES: Mapping[str, str] = MappingProxyType({"0001": "241dc62", "0002": "316c8ec"})
+"""Revisions whose schema a Dosis release created with ``create_all``, keeping no revision; by revision, that commit.
+
+241dc62 is the last release before the clinical record, 316c8ec the one after it, the
+release users run. A database with no revision whose tables and columns are exactly
+those of one of these revisions is stamped with it and upgraded.
+"""
 
 VERSION_TABLE = "alembic_version"
 
@@ -75,10 +78,12 @@ def current_revision(connection: Connection) -> str | None:
 def migrate(engine: Engine, script_location: Path = SCRIPT_LOCATION) -> None:
     """Bring the database to :func:`head`.
 
-    An empty database is built by every revision in turn; one Dosis created before it used
-    Alembic (exactly the tables of revision 0001) is stamped 0001 and upgraded; one at
-    head is left alone. A database at a revision this code does not know, or with other
-    tables and no revision, raises :class:`SchemaError`: it is never downgraded or guessed at.
+    An empty database is built by every revision in turn; one a Dosis release created
+    before it used Alembic (exactly the tables and columns of a revision in
+    :data:`UNREVISIONED_RELEASES`) is stamped with that revision and upgraded; one at head
+    is left alone. A database at a revision this code does not know, or with other tables
+    or columns and no revision, raises :class:`SchemaError`: it is never downgraded or
+    guessed at.
     """
     target = head(script_location)
     with engine.connect() as connection:
@@ -92,20 +97,69 @@ def migrate(engine: Engine, script_location: Path = SCRIPT_LOCATION) -> None:
                 return
             alembic_config = config(connection, script_location)
             if current is None:
-                tables = set(inspect(connection).get_table_names()) - {VERSION_TABLE}
-                if tables == PREVIOUS_SCHEMA_TABLES:
-                    command.stamp(alembic_config, PREVIOUS_SCHEMA_REVISION)
-                elif tables:
-                    raise SchemaError(
-                        f"{engine.url!r} has tables ({', '.join(sorted(tables))}) but no schema revision, "
-                        "and they are not the tables of an earlier Dosis; not opening it"
-                    )
+                if tables := table_columns(connection):
+                    command.stamp(alembic_config, _unrevisioned_release(tables, engine, script_location))
             elif current not in {script.revision for script in _script(script_location).walk_revisions()}:
                 raise SchemaError(
                     f"{engine.url!r} is at schema revision {current!r}, which this version of Dosis does not know "
                     f"(its newest is {target!r}): it was written by a newer Dosis; use that one"
                 )
             command.upgrade(alembic_config, "head")
+
+
+def table_columns(connection: Connection) -> dict[str, frozenset[str]]:
+    """The names of the database's tables, but Alembic's own, each with the names of its columns."""
+    columns = inspect(connection).get_multi_columns()
+    return {
+        table: frozenset(c["name"] for c in found) for (_, table), found in columns.items() if table != VERSION_TABLE
+    }
+
+
+@cache
+def _columns_at(revision: str, script_location: Path) -> Mapping[str, frozenset[str]]:
+    """:func:`table_columns` of a database at ``revision``, built by the revisions in memory.
+
+    Built rather than written out, so that the revisions stay the one account of each
+    schema. Runs Alembic, so call it with ``_IN_THIS_PROCESS`` held.
+    """
+    scratch = create_engine("sqlite://")
+    try:
+        with scratch.begin() as connection:
+            command.upgrade(config(connection, script_location), revision)
+            return MappingProxyType(table_columns(connection))
+    finally:
+        scratch.dispose()
+
+
+def _unrevisioned_release(tables: Mapping[str, frozenset[str]], engine: Engine, script_location: Path) -> str:
+    """The revision in :data:`UNREVISIONED_RELEASES` with exactly ``tables``, or :class:`SchemaError`."""
+    for revision, commit in UNREVISIONED_RELEASES.items():
+        expected = _columns_at(revision, script_location)
+        if tables == expected:
+            return revision
+        if tables.keys() == expected.keys():
+            differences = "; ".join(
+                f"{table} {_difference(found=tables[table], expected=expected[table])}"
+                for table in sorted(expected)
+                if tables[table] != expected[table]
+            )
+            raise SchemaError(
+                f"{engine.url!r} has no schema revision and the tables of Dosis {commit} (revision {revision}), "
+                f"but other columns ({differences}); not opening it"
+            )
+    raise SchemaError(
+        f"{engine.url!r} has tables ({', '.join(sorted(tables))}) but no schema revision, "
+        "and they are not the tables of an earlier Dosis; not opening it"
+    )
+
+
+def _difference(*, found: frozenset[str], expected: frozenset[str]) -> str:
+    parts = []
+    if missing := expected - found:
+        parts.append(f"lacks {', '.join(sorted(missing))}")
+    if extra := found - expected:
+        parts.append(f"has {', '.join(sorted(extra))}")
+    return " and ".join(parts)
 
 
 @contextmanager

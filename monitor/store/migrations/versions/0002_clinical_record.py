@@ -1,5 +1,9 @@
 """The clinical record: profiles, versioned prescriptions, reports, session load, advice decisions.
 
+With 0001, the schema of Dosis 316c8ec, the release users run, which still created its
+tables without Alembic; ``monitor.store.migrations.migrate`` stamps such a database with
+this revision.
+
 Revision ID: 0002
 Revises: 0001
 """
