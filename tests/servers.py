@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -417,3 +418,25 @@ def victoriametrics_url(victoriametrics_server: VictoriaMetricsServer) -> str:
     """Base URL of the running VictoriaMetrics; tests share it, so each writes series of its own."""
     victoriametrics_server.start()
     return victoriametrics_server.url
+
+
+DOSIS_COMMAND = str(Path(sys.executable).with_name("dosis"))
+"""The console script of the Dosis this test run imports."""
+
+
+class DosisServer(RunningServer):
+    """``dosis serve`` over a data folder; ``env`` adds settings (``DOSIS_*``) to this process's environment."""
+
+    name = "dosis serve"
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        (port,) = free_ports(1)
+        url = f"http://127.0.0.1:{port}"
+        env = os.environ | {"DOSIS_DATA_DIR": str(directory)} | env
+        super().__init__(directory, [DOSIS_COMMAND, "serve", "--port", str(port)], url, env=env)
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False

@@ -14,17 +14,15 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
-from servers import InfluxDB1Server, RunningServer, free_ports
+from servers import DOSIS_COMMAND, DosisServer, InfluxDB1Server
 from sqlalchemy import select
 
 from monitor.composites import WALKING_CAPTURE
@@ -36,25 +34,8 @@ from monitor.store import SIGNALS, Patient, Store, TrainingSession
 from monitor.store.signals import UNIFORM_TOLERANCE_NS
 
 PSEUDONYM = "p-3f7a21"
-DOSIS = str(Path(sys.executable).with_name("dosis"))
 SPEED = 10.0
 """The walking capture's two minutes in twelve seconds: long enough to cut into, short enough for CI."""
-
-
-class DosisServer(RunningServer):
-    name = "dosis serve"
-
-    def __init__(self, directory: Path, env: dict[str, str]) -> None:
-        (port,) = free_ports(1)
-        url = f"http://127.0.0.1:{port}"
-        env = os.environ | {"DOSIS_DATA_DIR": str(directory)} | env
-        super().__init__(directory, [DOSIS, "serve", "--port", str(port)], url, env=env)
-
-    def ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
 
 
 class Clinic:
@@ -105,16 +86,20 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store,
     store.close()
 
 
-def hub(clinic: Clinic, folder: Path, *command: str) -> subprocess.Popen[bytes]:
-    """A hub process: ``dosis`` with the hub's settings, its output in ``folder/hub.log``."""
+def hub(clinic: Clinic, folder: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A hub process: ``dosis`` with the hub's settings (and ``env``), its output in ``folder/hub.log``."""
     folder.mkdir(exist_ok=True)
-    env = os.environ | {
-        "DOSIS_DATA_DIR": str(folder),
-        "DOSIS_SERVER_URL": clinic.server.url,
-        "DOSIS_HUB_TOKEN": clinic.token,
-    }
+    env = (
+        os.environ
+        | (env or {})
+        | {
+            "DOSIS_DATA_DIR": str(folder),
+            "DOSIS_SERVER_URL": clinic.server.url,
+            "DOSIS_HUB_TOKEN": clinic.token,
+        }
+    )
     with (folder / "hub.log").open("ab") as log:
-        return subprocess.Popen([DOSIS, *command], env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen([DOSIS_COMMAND, *command], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stream_walk(clinic: Clinic, folder: Path) -> subprocess.Popen[bytes]:
@@ -259,3 +244,17 @@ def _influx_env(settings: Settings) -> dict[str, Any]:
         "DOSIS_INFLUX_API": settings.influx_api,
         "DOSIS_INFLUX_DATABASE": settings.influx_database,
     }
+
+
+def test_a_live_recording_streams_to_the_server(clinic: Clinic, tmp_path: Path) -> None:
+    """``dosis record --server`` from a virtual Polar H10, through bleak, the driver and the spool."""
+    folder = tmp_path / "hub"
+    args = ["record", "--device", "0A1B2C3D", "--patient", PSEUDONYM, "--kind", "walking", "--duration", "3"]
+    recording = hub(clinic, folder, *args, env={"DOSIS_BLE": "virtual"})
+    assert "Everything spooled has reached" in finished(recording, folder)
+    session = clinic.session()
+    assert session is not None
+    assert (session.status, session.devices, session.hub_id is not None) == ("complete", "Polar H10 0A1B2C3D", True)
+    assert session.acc_sample_count is not None
+    assert session.acc_sample_count > 300  # 3 s at 200 Hz, less the connection's start
+    assert session.beat_count == len(clinic.store.signals.read(session.id, "rr_ms")) > 0

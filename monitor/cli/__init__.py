@@ -1,9 +1,9 @@
 """The ``dosis`` command line; each module adds its commands to one typer app."""
 
-from monitor.cli import devices, hubs, serving, sessions
+from monitor.cli import devices, exporting, hubs, maintenance, serving, sessions
 from monitor.cli.common import app
 
-__all__ = ["app", "devices", "hubs", "main", "serving", "sessions"]
+__all__ = ["app", "devices", "exporting", "hubs", "main", "maintenance", "serving", "sessions"]
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from typing import Annotated
 
 import typer
@@ -41,3 +43,12 @@ def hr_text(mean_bpm: float | None, max_bpm: float | None) -> str:
     if mean_bpm is None or max_bpm is None:
         return "no valid heart rate"
     return f"mean {mean_bpm:.0f} bpm, max {max_bpm:.0f} bpm"
+
+
+def cli_actor() -> str:
+    """``cli:<OS user>`` for the audit log."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (a container's arbitrary uid)
+        user = f"uid {os.getuid()}"
+    return f"cli:{user}"

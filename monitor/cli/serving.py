@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import logging
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,9 @@ from monitor.demo import DEMO_CLINICIAN, fresh_demo_database, run_live_sessions,
 from monitor.recordings import default_recordings_dir
 from monitor.settings import Settings
 from monitor.store import Store
+from monitor.store.lifecycle import apply_retention
+
+logger = logging.getLogger(__name__)
 
 
 @app.command()
@@ -24,12 +28,50 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
 ) -> None:
-    """Serve the dashboard on the configured database."""
+    """Serve the dashboard and the hubs' ingest on the configured databases; apply retention daily if set."""
     from dashboard.app import create_app
 
+    # Dosis's own messages (retention runs, refused ingest) beside uvicorn's, in its format.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     settings = Settings()
     store = Store.from_settings(settings)
-    uvicorn.run(create_app(store), host=host or settings.host, port=port or settings.port, log_level="info")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store), host=host or settings.host, port=port or settings.port, log_level="info")
+    )
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(server.serve())]
+        if settings.retention_days is not None:
+            tasks.append(asyncio.create_task(expire_daily(store, settings.retention_days)))
+        try:
+            await tasks[0]
+        finally:
+            for task in tasks[1:]:
+                task.cancel()
+            await asyncio.gather(*tasks[1:], return_exceptions=True)
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()  # flushes a batching signal writer
+
+
+async def expire_daily(store: Store, retention_days: int) -> None:
+    """Retention at start and every day after; a failed run is logged and tried again the next day."""
+    while True:
+        try:
+            report = await asyncio.to_thread(
+                apply_retention, store, retention_days=retention_days, now=datetime.now(UTC)
+            )
+            logger.info(
+                "retention: %d %s removed, %d sessions marked",
+                report.removed,
+                report.removed_unit,
+                len(report.session_ids),
+            )
+        except Exception:  # the server keeps serving; tomorrow's run catches up
+            logger.exception("retention failed")
+        await asyncio.sleep(24 * 3600)
 
 
 @app.command()

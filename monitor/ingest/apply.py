@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 
 from monitor.ingest.wire import ChunkMessage, EndMessage, EventMessage, IngestMessage, ProblemsMessage, StartMessage
 from monitor.sinks import SessionChunk, StoreSink
-from monitor.store import AuditEvent, Device, Patient, Store, TrainingSession
+from monitor.store import Device, Patient, Store, TrainingSession
+from monitor.store.audit import record_audit
 
 
 class IngestRejected(Exception):
@@ -84,14 +85,12 @@ def _open(store: Store, hub: Hub, message: IngestMessage) -> tuple[StoreSink, bo
         patient = db.scalar(select(Patient).where(Patient.pseudonym == message.patient))
         if patient is None:
             raise IngestRejected(404, f"no patient {message.patient!r} on this server: register the patient first")
-        db.add(
-            AuditEvent(
-                at=datetime.now(UTC),
-                actor=f"hub:{hub.name}",
-                action="ingest",
-                patient_pseudonym=patient.pseudonym,
-                detail=f"started streaming {message.kind} session {uid}",
-            )
+        record_audit(
+            db,
+            actor=f"hub:{hub.name}",
+            action="ingest",
+            patient_pseudonym=patient.pseudonym,
+            detail=f"started streaming {message.kind} session {uid}",
         )
         db.commit()
         patient_id = patient.id
