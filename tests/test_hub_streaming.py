@@ -25,7 +25,7 @@ import pytest
 from servers import DOSIS_COMMAND, DosisServer, InfluxDB1Server
 from sqlalchemy import select
 
-from monitor.composites import WALKING_CAPTURE
+from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.ingest.hubs import register_hub
 from monitor.replay import replay_capture
 from monitor.settings import Settings
@@ -34,12 +34,13 @@ from monitor.store import SIGNALS, Patient, Store, TrainingSession
 from monitor.store.signals import UNIFORM_TOLERANCE_NS
 
 PSEUDONYM = "p-3f7a21"
+SECOND_PSEUDONYM = "p-8c04d9"
 SPEED = 10.0
 """The walking capture's two minutes in twelve seconds: long enough to cut into, short enough for CI."""
 
 
 class Clinic:
-    """A server's data folder with one patient and one hub; the server runs as a process."""
+    """A server's data folder with two patients and two hubs; the server runs as a process."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
         folder.mkdir()
@@ -47,14 +48,16 @@ class Clinic:
         self.store = Store.from_settings(self.settings)
         with self.store.session() as db:
             db.add(Patient(pseudonym=PSEUDONYM, display_name="Ingrid Madsen"))
+            db.add(Patient(pseudonym=SECOND_PSEUDONYM, display_name="Lars Holm"))
             db.commit()
         self.token = register_hub(self.store, "gym-north")
+        self.second_token = register_hub(self.store, "gym-south")
         env = {k: str(v) for k, v in _influx_env(self.settings).items()}
         self.server = DosisServer(folder, env)
 
-    def session(self) -> TrainingSession | None:
+    def session(self, pseudonym: str = PSEUDONYM) -> TrainingSession | None:
         with self.store.session() as db:
-            session = db.scalar(select(TrainingSession))
+            session = db.scalar(select(TrainingSession).join(Patient).where(Patient.pseudonym == pseudonym))
             if session is not None:
                 session.events  # noqa: B018  # loaded while the ORM session is open
             return session
@@ -73,20 +76,34 @@ def clinic(tmp_path: Path) -> Iterator[Clinic]:
     clinic.store.close()
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, TrainingSession]]:
-    """The walking capture replayed straight into a store, in the hub's 1 s chunks."""
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('reference') / 'reference.sqlite3'}")
+def replayed_at_the_server(folder: Path, capture: Path) -> tuple[Store, TrainingSession]:
+    """The capture replayed straight into a store, in the hub's 1 s chunks."""
+    store = Store(f"sqlite:///{folder / 'reference.sqlite3'}")
     with store.session() as db:
         patient = Patient(pseudonym=PSEUDONYM, display_name="Ingrid Madsen")
         db.add(patient)
         db.commit()
     target = PatientInStore(store, patient.id, chunk_span_ns=STREAM_CHUNK_SPAN_NS)
-    yield store, asyncio.run(replay_capture(WALKING_CAPTURE, target)).session
+    return store, asyncio.run(replay_capture(capture, target)).session
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, TrainingSession]]:
+    store, session = replayed_at_the_server(tmp_path_factory.mktemp("walking"), WALKING_CAPTURE)
+    yield store, session
     store.close()
 
 
-def hub(clinic: Clinic, folder: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+@pytest.fixture(scope="module")
+def strength_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, TrainingSession]]:
+    store, session = replayed_at_the_server(tmp_path_factory.mktemp("strength"), STRENGTH_CAPTURE)
+    yield store, session
+    store.close()
+
+
+def hub(
+    clinic: Clinic, folder: Path, *command: str, env: dict[str, str] | None = None, token: str | None = None
+) -> subprocess.Popen[bytes]:
     """A hub process: ``dosis`` with the hub's settings (and ``env``), its output in ``folder/hub.log``."""
     folder.mkdir(exist_ok=True)
     env = (
@@ -95,7 +112,7 @@ def hub(clinic: Clinic, folder: Path, *command: str, env: dict[str, str] | None 
         | {
             "DOSIS_DATA_DIR": str(folder),
             "DOSIS_SERVER_URL": clinic.server.url,
-            "DOSIS_HUB_TOKEN": clinic.token,
+            "DOSIS_HUB_TOKEN": token or clinic.token,
         }
     )
     with (folder / "hub.log").open("ab") as log:
@@ -127,13 +144,14 @@ def assert_same_samples(
     *,
     counts: dict[str, int] | None = None,
     t_tolerance_ns: int = 0,
+    pseudonym: str = PSEUDONYM,
 ) -> TrainingSession:
     """Every signal on the server equals the reference's (or its first ``counts``): each sample once.
 
     ``t_tolerance_ns``: InfluxDB keeps every sample's time as recorded, the SQL reference
     keeps a nearly even chunk as its ends (``UNIFORM_TOLERANCE_NS``).
     """
-    session = clinic.session()
+    session = clinic.session(pseudonym)
     assert session is not None
     reference_store, reference_session = reference
     for signal in SIGNALS:
@@ -164,6 +182,27 @@ def test_a_streamed_session_equals_one_recorded_at_the_server(
     )
     assert session.duration_s == pytest.approx(expected.duration_s, abs=1e-6)
     assert session.events == []
+
+
+def test_two_hubs_streaming_at_once_each_arrive_whole(
+    clinic: Clinic,
+    reference: tuple[Store, TrainingSession],
+    strength_reference: tuple[Store, TrainingSession],
+    tmp_path: Path,
+) -> None:
+    north = stream_walk(clinic, tmp_path / "north")
+    south = hub(
+        clinic,
+        tmp_path / "south",
+        *("replay", str(STRENGTH_CAPTURE), "--patient", SECOND_PSEUDONYM, "--speed", str(SPEED)),
+        token=clinic.second_token,
+    )
+    finished(north, tmp_path / "north")
+    finished(south, tmp_path / "south")
+    walk = assert_same_samples(clinic, reference)
+    lift = assert_same_samples(clinic, strength_reference, pseudonym=SECOND_PSEUDONYM)
+    assert (walk.kind, lift.kind) == ("walking", "strength")
+    assert walk.hub_id != lift.hub_id
 
 
 def test_a_server_killed_mid_session_and_restarted_gets_every_sample_once(
