@@ -48,10 +48,9 @@ async def record_session(
         for wearable in wearables:
             await stack.enter_async_context(wearable)
         started_at_ns = time.time_ns()
-        sink = target.start_session(
-            kind=kind, started_at_ns=started_at_ns, source=source, devices=", ".join(w.label for w in wearables)
+        recorder = SessionRecorder.start(
+            target, kind=kind, started_at_ns=started_at_ns, source=source, devices=", ".join(w.label for w in wearables)
         )
-        recorder = SessionRecorder(sink, started_at_ns)
         if started is not None:
             started.set()
         status = "interrupted"

@@ -59,13 +59,13 @@ async def replay_capture(
         shift_ns = 0 if start_at_ns is None or first_ns is None else start_at_ns - first_ns
         decoders = {device.id: device.decoder() for device in header.devices}
         started_at_ns = (first_ns or time.time_ns()) + shift_ns
-        sink = target.start_session(
+        recorder = SessionRecorder.start(
+            target,
             kind=session_kind,
             started_at_ns=started_at_ns,
             source=f"replay of {path.name}",
             devices=", ".join(device.name or device.model for device in header.devices),
         )
-        recorder = SessionRecorder(sink, started_at_ns)
         problems: list[CaptureProblem] = []
         last_ns: dict[str, int] = {}
         count = 0

@@ -18,8 +18,7 @@ import numpy.typing as npt
 
 from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
 from monitor.clock import BeatClock, ClockAlignment
-from monitor.sinks import SessionChunk, SessionSink, StoreSink
-from monitor.store import Store, TrainingSession
+from monitor.sinks import SessionChunk, SessionSink, SessionTarget
 
 MAX_STORED_PROBLEMS = 100
 """Problems beyond this many are counted but not each written down."""
@@ -49,7 +48,7 @@ class _ChunkBuffer:
 
 
 class SessionRecorder(Generic[ResultT]):
-    """Records one session into a sink; :meth:`start` records into the store."""
+    """Records one session into a sink; :meth:`start` begins one."""
 
     def __init__(self, sink: SessionSink[ResultT], started_at_ns: int) -> None:
         self.sink = sink
@@ -65,17 +64,10 @@ class SessionRecorder(Generic[ResultT]):
 
     @staticmethod
     def start(
-        store: Store,
-        *,
-        patient_id: int,
-        kind: str,
-        started_at_ns: int,
-        source: str = "",
-        devices: str = "",
-    ) -> SessionRecorder[TrainingSession]:
-        sink = StoreSink.create(
-            store, patient_id=patient_id, kind=kind, started_at_ns=started_at_ns, source=source, devices=devices
-        )
+        target: SessionTarget[ResultT], *, kind: str, started_at_ns: int, source: str = "", devices: str = ""
+    ) -> SessionRecorder[ResultT]:
+        """A new session of ``target`` (a patient in the store, or on a hub's server)."""
+        sink = target.start_session(kind=kind, started_at_ns=started_at_ns, source=source, devices=devices)
         return SessionRecorder(sink, started_at_ns)
 
     def consume(self, reading: Reading) -> None:

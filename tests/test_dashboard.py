@@ -65,8 +65,7 @@ class Clinic:
 
 def record_walk(store: Store, patient_id: int) -> int:
     recorder = SessionRecorder.start(
-        store,
-        patient_id=patient_id,
+        PatientInStore(store, patient_id),
         kind="walking",
         started_at_ns=WALK_START_S * NS_PER_S,
         source="test",

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from drivers.readings import AccelerationBatch, HeartRateReading
 from monitor.session import SessionRecorder
-from monitor.sinks import CHUNK_SPAN_NS, StoreSink
+from monitor.sinks import CHUNK_SPAN_NS, PatientInStore, StoreSink
 from monitor.store import SignalChunk, Store, TrainingSession
 
 T0 = 1_793_610_000_000_000_000
@@ -14,7 +14,7 @@ SENSOR_T0 = 1_546_300_835_000_000_000
 
 
 def test_readings_are_chunked_aligned_and_summarised(store: Store, patient_id: int) -> None:
-    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    recorder = SessionRecorder.start(PatientInStore(store, patient_id), kind="walking", started_at_ns=T0)
     for second in range(1, 31):
         t_ns = T0 + second * 1_000_000_000
         contact = second != 10  # one reading without skin contact: not a heart rate
@@ -41,7 +41,7 @@ def test_readings_are_chunked_aligned_and_summarised(store: Store, patient_id: i
 
 
 def test_problems_are_counted_and_only_the_first_hundred_kept(store: Store, patient_id: int) -> None:
-    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="strength", started_at_ns=T0)
+    recorder = SessionRecorder.start(PatientInStore(store, patient_id), kind="strength", started_at_ns=T0)
     for i in range(150):
         recorder.report_problem(f"line {i + 2}: malformed payload")
     session = recorder.finish(ended_at_ns=T0 + 60_000_000_000)
@@ -60,7 +60,7 @@ def test_problem_count_is_current_while_live(store: Store, patient_id: int) -> N
 
 
 def test_a_better_clock_estimate_never_moves_samples_back_in_time(store: Store, patient_id: int) -> None:
-    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    recorder = SessionRecorder.start(PatientInStore(store, patient_id), kind="walking", started_at_ns=T0)
     values = np.arange(300 * 6, dtype=float).reshape(-1, 3)
     for frame in range(6 * 10):
         sensor_ns = SENSOR_T0 + frame * 100_000_000 + np.arange(10) * 10_000_000
@@ -85,7 +85,7 @@ def test_a_failing_analysis_keeps_the_session_and_says_so(
         raise FloatingPointError("boom")
 
     monkeypatch.setattr("monitor.sinks.analyse_activity", broken)
-    recorder = SessionRecorder.start(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    recorder = SessionRecorder.start(PatientInStore(store, patient_id), kind="walking", started_at_ns=T0)
     recorder.consume(HeartRateReading("h10", T0 + 1_000_000_000, 90, (660.0,), True))
     session = recorder.finish(ended_at_ns=T0 + 2_000_000_000)
     assert session.hr_max_bpm == 90
