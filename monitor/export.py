@@ -38,7 +38,6 @@ from monitor.store import (
     Patient,
     SessionAnalysis,
     SessionEvent,
-    SignalChunk,
     Store,
     TrainingSession,
 )
@@ -52,7 +51,6 @@ from monitor.store.models import (
     SessionLoadRow,
     SessionReportRow,
 )
-from monitor.store.signals import SqlSignalStore
 
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")
@@ -536,22 +534,9 @@ def _signal_parts(store: Store, session_id: int, signal: str, spec: TableSpec) -
         yield pa.Table.from_arrays(columns, schema=spec.schema())
 
 
-def _recorded_devices(store: Store, session_id: int, signal: str) -> list[str | None]:
-    """The devices that recorded ``signal`` in the session; ``[None]`` (all, unnamed) when the store cannot say.
-
-    The :class:`~monitor.store.signals.SignalStore` protocol has no way to list them yet;
-    the SQL store's chunks name theirs.
-    """
-    if not isinstance(store.signals, SqlSignalStore):
-        return [None]
-    with store.session() as db:
-        query = (
-            select(SignalChunk.device)
-            .where(SignalChunk.session_id == session_id, SignalChunk.signal == signal)
-            .distinct()
-            .order_by(SignalChunk.device)
-        )
-        return list(db.scalars(query))
+def _recorded_devices(store: Store, session_id: int, signal: str) -> list[str]:
+    """The devices that recorded ``signal`` in the session, as every signal store can list them."""
+    return store.signals.devices(session_id, signal)
 
 
 def _write(

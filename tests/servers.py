@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ import httpx
 import psycopg
 import pytest
 from helpers import skip_or_fail
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from psycopg import sql
 from sqlalchemy import URL
 
@@ -418,6 +420,40 @@ def victoriametrics_url(victoriametrics_server: VictoriaMetricsServer) -> str:
     """Base URL of the running VictoriaMetrics; tests share it, so each writes series of its own."""
     victoriametrics_server.start()
     return victoriametrics_server.url
+
+
+@dataclass(frozen=True)
+class InfluxDB2Bucket:
+    """A bucket on an InfluxDB 2.x, with what a client needs to reach it."""
+
+    url: str
+    token: str
+    org: str
+    bucket: str
+    """Also the database InfluxQL on ``/query`` reads it as (its automatic DBRP mapping)."""
+
+
+@pytest.fixture
+def influxdb2_bucket() -> Iterator[InfluxDB2Bucket]:
+    """A new empty bucket on the InfluxDB 2 at ``INFLUXDB_URL``, deleted after the test.
+
+    ``INFLUXDB_TOKEN`` needs the rights to create and delete buckets in ``INFLUXDB_ORG``
+    (default ``dosis``), e.g. the operator token of ``influxd``'s setup. No InfluxDB 2 can be
+    installed here (Debian packages 1.x only), so without these variables the test skips, with
+    CI=true too.
+    """
+    url, token = os.environ.get("INFLUXDB_URL"), os.environ.get("INFLUXDB_TOKEN")
+    if not url or not token:
+        pytest.skip("no InfluxDB 2: set INFLUXDB_URL and INFLUXDB_TOKEN (and INFLUXDB_ORG, default dosis) to test it")
+    org = os.environ.get("INFLUXDB_ORG", "dosis")
+    with InfluxDBClient(url=url, token=token, org=org) as client:
+        buckets = client.buckets_api()
+        # No retention rules: the bucket keeps points of any age.
+        bucket = buckets.create_bucket(bucket_name=f"dosis-test-{secrets.token_hex(6)}", org=org)
+        try:
+            yield InfluxDB2Bucket(url, token, org, bucket.name)
+        finally:
+            buckets.delete_bucket(bucket)
 
 
 DOSIS_COMMAND = str(Path(sys.executable).with_name("dosis"))

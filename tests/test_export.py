@@ -82,11 +82,6 @@ class Clinic:
     session_id: int
     """The session with a second wearable, ECG, events and a hub."""
 
-    @property
-    def names_devices(self) -> bool:
-        """Whether the export can say which device recorded a sample (the SQL store's chunks name it)."""
-        return self.backend != "influxdb1"
-
 
 def ns(moment: datetime) -> int:
     return int(moment.timestamp()) * 1_000_000_000
@@ -272,20 +267,11 @@ def assert_signals_exact(clinic: Clinic, folder: Path, session_ids: list[int]) -
                 exported = read_signal(folder / path, info["tables"][f"signal_{signal}"]["columns"])
                 assert files[path]["rows"] == len(exported.t_ns)
                 np.testing.assert_array_equal(exported.time_utc_ns, exported.t_ns)
-                if clinic.names_devices:
-                    expected = [(d, clinic.store.signals.read(session_id, signal, device=d)) for d in devices]
-                    assert exported.devices == [d for d, s in expected for _ in range(len(s))]
-                    t_ns = np.concatenate([s.t_ns for _, s in expected])
-                    values = np.concatenate([s.values for _, s in expected])
-                else:
-                    assert set(exported.devices) == {None}
-                    merged = clinic.store.signals.read(session_id, signal)
-                    t_ns, values = merged.t_ns, merged.values
-                    # Devices' samples at one time come in no set order: compare in one.
-                    order = np.lexsort((*exported.values.T[::-1], exported.t_ns))
-                    exported.t_ns, exported.values = exported.t_ns[order], exported.values[order]
-                    expected_order = np.lexsort((*values.T[::-1], t_ns))
-                    t_ns, values = t_ns[expected_order], values[expected_order]
+                # Every store names the devices: one after another, each in time order.
+                expected = [(d, clinic.store.signals.read(session_id, signal, device=d)) for d in devices]
+                assert exported.devices == [d for d, s in expected for _ in range(len(s))]
+                t_ns = np.concatenate([s.t_ns for _, s in expected])
+                values = np.concatenate([s.values for _, s in expected])
                 assert len(t_ns) > 0
                 np.testing.assert_array_equal(exported.t_ns, t_ns)
                 assert exported.values.tobytes() == values.tobytes()  # bit for bit, not close

@@ -1,13 +1,15 @@
-"""One contract every SignalStore passes: SQLite, PostgreSQL, InfluxDB 1.x and VictoriaMetrics.
+"""One contract every SignalStore passes: SQLite, PostgreSQL, InfluxDB 1.x and 2.x, and VictoriaMetrics.
 
-Each backend runs on its real server. Where a backend keeps less than the others the test
-says exactly how much less: VictoriaMetrics cuts times down to the millisecond, and leaves
-retention to its ``-retentionPeriod``. Then what only the InfluxDB store has: ingest over a
-server outage, refused writes, and which tags reach the server.
+Each backend runs on its real server; InfluxDB 2.x only where one is given (``INFLUXDB_URL``,
+see ``influxdb2_bucket`` in servers.py), as none can be installed here. Where a backend keeps
+less than the others the test says exactly how much less: VictoriaMetrics cuts times down to
+the millisecond, and leaves retention to its ``-retentionPeriod``. Then what only the InfluxDB
+store has: ingest over a server outage, refused writes, and which tags reach the server.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 from collections.abc import Callable, Iterator
@@ -26,7 +28,7 @@ from monitor.store.influx import Api, InfluxSignalStore
 from monitor.store.signals import SIGNALS, UNIFORM_TOLERANCE_NS, Chunk, SignalStore, SignalStoreUnavailable, decimate
 
 if TYPE_CHECKING:
-    from servers import InfluxDB1Server, VictoriaMetricsServer
+    from servers import InfluxDB1Server, InfluxDB2Bucket, VictoriaMetricsServer
 
 T0 = 1_793_610_000_000_000_000  # 2026-11-02 08:20 UTC
 SECOND = 1_000_000_000
@@ -97,7 +99,21 @@ def _victoriametrics_store(url: str, patient_for_session: Callable[[int], str], 
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "influxdb1", "victoriametrics"])
+def _influxdb2_store(bucket: InfluxDB2Bucket, patient_for_session: Callable[[int], str]) -> InfluxSignalStore:
+    """As production runs it: batched v2 writes, InfluxQL reads through v1 compatibility."""
+    return InfluxSignalStore(
+        bucket.url,
+        bucket.bucket,
+        patient_for_session,
+        api="v2",
+        server="influxdb",
+        token=bucket.token,
+        org=bucket.org,
+        flush_interval_ms=50,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "influxdb1", "influxdb2", "victoriametrics"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """A signal store on each backend, the servers' fixtures asked for only when their backend runs."""
     if request.param == "sqlite":
@@ -107,13 +123,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         yield from _sql_backend(request.getfixturevalue("postgres_url"))
         return
     pseudonyms: dict[int, str] = {}
-    if request.param == "influxdb1":
-        url, database = request.getfixturevalue("influxdb1_url"), request.getfixturevalue("influxdb1_database")
-        store = InfluxSignalStore(url, database, pseudonyms.__getitem__)
+    if request.param.startswith("influxdb"):
+        if request.param == "influxdb1":
+            url, database = request.getfixturevalue("influxdb1_url"), request.getfixturevalue("influxdb1_database")
+            store = InfluxSignalStore(url, database, pseudonyms.__getitem__)
+        else:
+            store = _influxdb2_store(request.getfixturevalue("influxdb2_bucket"), pseudonyms.__getitem__)
         yield Backend(
             store,
             _pseudonymous_sessions(pseudonyms),
-            settle=lambda: None,
+            settle=store.flush,
             time_step_ns=1,
             evenly_spaced_within_ns=0,
             retention_removes="points",
@@ -268,6 +287,39 @@ def test_deleting_sessions_leaves_the_others(backend: Backend) -> None:
     assert backend.store.read(kept, "rr_ms").values.tolist() == [[850.0]]
 
 
+def test_devices_are_those_with_samples_of_the_signal_in_the_session(backend: Backend) -> None:
+    session_id, other = backend.new_session(), backend.new_session()
+    odd_name = 'strap ,=\' "x" åø'  # every character line protocol, InfluxQL and selectors escape
+    for device in ("verity", odd_name, "h10", "Polar H10 0A1B2C3D"):
+        backend.store.append(session_id, "hr_bpm", device, [T0, T0 + SECOND], [[70, 1], [71, 1]])
+    backend.store.append(session_id, "rr_ms", "h10", [T0 + 5 * 10**8], [850.0])
+    backend.store.append(other, "hr_bpm", "strap", [T0], [[60, 1]])
+    backend.settle()
+
+    assert backend.store.devices(session_id, "hr_bpm") == ["Polar H10 0A1B2C3D", "h10", odd_name, "verity"]
+    assert backend.store.devices(session_id, "rr_ms") == ["h10"]
+    assert backend.store.devices(session_id, "acc_mg") == []
+    assert backend.store.devices(other, "hr_bpm") == ["strap"]
+    assert backend.store.devices(backend.new_session(), "hr_bpm") == []
+    with pytest.raises(KeyError, match="heart_rate"):
+        backend.store.devices(session_id, "heart_rate")
+
+    backend.store.delete_session(session_id)
+    assert (backend.store.devices(session_id, "hr_bpm"), backend.store.devices(session_id, "rr_ms")) == ([], [])
+    assert backend.store.devices(other, "hr_bpm") == ["strap"]
+
+
+def test_a_device_whose_samples_all_expired_is_no_longer_listed(backend: Backend) -> None:
+    session_id = backend.new_session()
+    backend.store.append(session_id, "hr_bpm", "strap", [T0, T0 + SECOND], [[60, 1], [61, 1]])
+    backend.store.append(session_id, "hr_bpm", "h10", [T0 + SECOND, T0 + 5 * SECOND], [[70, 1], [71, 1]])
+    backend.settle()
+
+    backend.store.apply_retention(older_than_ns=T0 + 2 * SECOND)
+    kept = ["h10", "strap"] if backend.retention_removes == "nothing" else ["h10"]
+    assert backend.store.devices(session_id, "hr_bpm") == kept
+
+
 def test_retention_removes_what_ended_before_the_cut_off(backend: Backend) -> None:
     session_id = backend.new_session()
     for k in range(5):  # five chunks of two samples, one a second
@@ -331,8 +383,10 @@ def test_append_many_writes_a_batch_and_refuses_a_bad_one_whole(backend: Backend
     assert backend.store.read(session_id, "hr_bpm").values.tolist() == [[72, 1]]
 
 
-def _influxql(url: str, database: str, query: str) -> Any:
-    response = httpx.post(f"{url}/query", params={"db": database, "epoch": "ns"}, data={"q": query}, timeout=10)
+def _influxql(url: str, database: str, query: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    params = {"db": database, "epoch": "ns"}
+    response = httpx.post(f"{url}/query", params=params, data={"q": query}, headers=headers, timeout=10)
     response.raise_for_status()
     return response.json()["results"][0]
 
@@ -444,7 +498,7 @@ def test_data_influxdb_cannot_hold_is_refused_before_writing(
     store.close()
 
 
-@pytest.mark.parametrize("server", ["influxdb1", "victoriametrics"])
+@pytest.mark.parametrize("server", ["influxdb1", "influxdb2", "victoriametrics"])
 def test_series_carry_the_pseudonym_session_and_device_and_no_name(
     request: pytest.FixtureRequest, tmp_path: Path, server: str
 ) -> None:
@@ -460,9 +514,16 @@ def test_series_carry_the_pseudonym_session_and_device_and_no_name(
         with clinic.session() as db:
             return db.get_one(TrainingSession, of_session).patient.pseudonym
 
+    series_keys: Callable[[], list[str]] | None = None
+    """SHOW SERIES: a series key is all InfluxDB indexes (measurement, tag keys and tag values)."""
     if server == "influxdb1":
         url, database = request.getfixturevalue("influxdb1_url"), request.getfixturevalue("influxdb1_database")
         store = InfluxSignalStore(url, database, pseudonym)
+        series_keys = functools.partial(_series_keys, url, database)
+    elif server == "influxdb2":
+        bucket = request.getfixturevalue("influxdb2_bucket")
+        store = _influxdb2_store(bucket, pseudonym)
+        series_keys = functools.partial(_series_keys, bucket.url, bucket.bucket, bucket.token)
     else:
         url = request.getfixturevalue("victoriametrics_url")
         store = _victoriametrics_store(url, pseudonym)
@@ -470,9 +531,8 @@ def test_series_carry_the_pseudonym_session_and_device_and_no_name(
     for signal in SIGNALS:
         store.append(session_id, signal, "Polar H10 0A1B2C3D", *_samples(signal, 3, rng))
     store.flush()
-    if server == "influxdb1":
-        # A series key is all InfluxDB indexes: measurement, tag keys and tag values.
-        assert _series_keys(url, database) == sorted(
+    if series_keys is not None:
+        assert series_keys() == sorted(
             rf"{signal},device=Polar\ H10\ 0A1B2C3D,patient=p-7f3c,session={session_id}" for signal in SIGNALS
         )
     else:
@@ -486,14 +546,14 @@ def test_series_carry_the_pseudonym_session_and_device_and_no_name(
         )
 
     store.delete_session(session_id)  # with its session, the pseudonym leaves the server's index
-    if server == "influxdb1":
-        assert _series_keys(url, database) == []
+    if series_keys is not None:
+        assert series_keys() == []
     else:
         assert request.getfixturevalue("victoriametrics_server").export(f'{{session="{session_id}"}}') == []
     store.close()
     clinic.close()
 
 
-def _series_keys(url: str, database: str) -> list[str]:
-    result = _influxql(url, database, "SHOW SERIES")
+def _series_keys(url: str, database: str, token: str | None = None) -> list[str]:
+    result = _influxql(url, database, "SHOW SERIES", token)
     return sorted(row[0] for series in result.get("series", []) for row in series["values"])

@@ -25,14 +25,26 @@ Paths, chosen by configuration:
   appends or ``flush_interval_ms`` at a time, and retries; ``flush()`` waits for it, and a
   batch that still failed is kept and sent again by the next ``flush()``.
 - everything else, ``server``: ``"influxdb"`` reads with InfluxQL on ``/query`` (1.x, and 2.x
-  and 3.x through v1 compatibility), decimates with ``GROUP BY time()`` and min/max on the
-  server, deletes with ``DROP SERIES`` and applies retention with ``DELETE ... WHERE time <``
-  (both InfluxDB 1.x only: 2.x deletes through ``/api/v2/delete``, 3.x not per point).
+  and 3.x through v1 compatibility, which maps a 2.x bucket to the database of its name),
+  decimates with ``GROUP BY time()`` and min/max on the server, lists a session's devices with
+  ``count() ... GROUP BY "device"``, and counts what retention removes with ``count()``.
+  Deleting differs by version, which the store asks the server once, from the
+  ``X-Influxdb-Version`` header of ``/ping`` (no setting can then disagree with the server):
+  1.x (``1.8.10``) deletes with InfluxQL, ``DROP SERIES`` and ``DELETE ... WHERE time <``;
+  2.x (``v2.7.11``, and InfluxDB Cloud, which sends no version) takes only SELECT and SHOW on
+  ``/query``, so it deletes through influxdb-client's ``DeleteApi`` on ``/api/v2/delete``: one
+  request per session (``session="412"``; its predicates have no OR) over all of time, and
+  for retention one per signal measurement with points before the cut-off. 3.x deletes whole
+  tables only, so deleting there raises ``RuntimeError`` before anything is sent.
   ``"victoriametrics"``: it has no InfluxQL (its ``/query`` answers every query with a fixed
-  ``SHOW DATABASES`` result), so reads go to ``/api/v1/export``, decimation is a read and
-  ``decimate()``, deletion is ``/api/v1/admin/tsdb/delete_series``, and retention is the
-  server's ``-retentionPeriod``: its delete API takes no time range (1.79 answers 400), so
-  ``apply_retention`` removes nothing and returns 0.
+  ``SHOW DATABASES`` result), so reads and the list of devices go to ``/api/v1/export``,
+  decimation is a read and ``decimate()``, deletion is ``/api/v1/admin/tsdb/delete_series``,
+  and retention is the server's ``-retentionPeriod``: its delete API takes no time range
+  (1.79 answers 400), so ``apply_retention`` removes nothing and returns 0.
+
+``apply_retention`` returns the points it removes as counted just before deleting them, on
+1.x and 2.x alike (2.x's delete API returns no count); points written before the cut-off
+between the count and the deletion are removed without being counted.
 
 What VictoriaMetrics keeps differs from InfluxDB: a field ``x`` of ``acc_mg`` becomes the
 series ``acc_mg_x``; times are cut down (not rounded) to the millisecond, so samples of one
@@ -44,8 +56,8 @@ unless it is many orders of magnitude below its neighbours (not so for Dosis's s
 integer counts, whole µV, intervals in 1/1024 s).
 
 A server that cannot be reached, or answers 5xx or 429, raises :class:`SignalStoreUnavailable`
-(a caller spools and retries: writes are idempotent); one that refuses a request (4xx, an
-InfluxQL error) raises ``RuntimeError``, since retrying would not help.
+(a caller spools and retries: writes and deletions are idempotent); one that refuses a request
+(4xx, an InfluxQL error) raises ``RuntimeError``, since retrying would not help.
 """
 
 from __future__ import annotations
@@ -63,6 +75,7 @@ import numpy.typing as npt
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import WriteOptions
 from influxdb_client.rest import ApiException
+from urllib3.exceptions import HTTPError
 
 from monitor.store.signals import (
     SIGNALS,
@@ -81,6 +94,8 @@ Server = Literal["influxdb", "victoriametrics"]
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 # The export API's default end is now; a hub's clock may run ahead of the server's.
 _EXPORT_END_NS = 2**62
+# The earliest and latest times InfluxDB stores and /api/v2/delete takes (MinNanoTime, MaxNanoTime).
+_MIN_TIME_NS, _MAX_TIME_NS = -(2**63) + 2, 2**63 - 2
 
 
 class InfluxSignalStore:
@@ -104,7 +119,8 @@ class InfluxSignalStore:
     ) -> None:
         """``database`` is the v1 database or v2 bucket; ``token`` an InfluxDB 2/3 token or 1.8 ``user:password``.
 
-        ``org``, ``batch_appends``, ``flush_interval_ms`` and ``max_retries`` concern the v2 writer only.
+        ``org`` is for the v2 writer and InfluxDB 2's delete API; ``batch_appends``, ``flush_interval_ms``
+        and ``max_retries`` concern the v2 writer only.
         """
         self._database = database
         self._patient_for_session = patient_for_session
@@ -112,7 +128,15 @@ class InfluxSignalStore:
         self._server = server
         self._batch_lines = batch_lines
         headers = {"Authorization": f"Token {token}"} if token else {}
-        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout_s)
+        self._closing = contextlib.ExitStack()
+        self._http = self._closing.enter_context(httpx.Client(base_url=url, headers=headers, timeout=timeout_s))
+        self._org = org
+        # For /api/v2/delete only; it connects on its first request.
+        self._client = self._closing.enter_context(
+            InfluxDBClient(url=url, token=token or "", org=org, timeout=int(timeout_s * 1000))
+        )
+        self._influxdb_major: int | None = None
+        """InfluxDB's major version once asked (2 for InfluxDB Cloud, which does not say)."""
         self._writer = (
             _BatchingWriter(
                 url,
@@ -160,7 +184,7 @@ class InfluxSignalStore:
             if self._writer is not None:
                 self._writer.close()
         finally:
-            self._http.close()
+            self._closing.close()
 
     def read(
         self,
@@ -243,11 +267,15 @@ class InfluxSignalStore:
                 response = self._http.post("/api/v1/admin/tsdb/delete_series", data={"match[]": selector})
             _check(response, "delete_series")
             return
-        sessions = " OR ".join(f'"session"={_string(str(s))}' for s in ids)
-        self._influxql([f"DROP SERIES FROM {_measurements()} WHERE {sessions}"])
+        if self._deletes_with_influxql():
+            sessions = " OR ".join(f'"session"={_string(str(s))}' for s in ids)
+            self._influxql([f"DROP SERIES FROM {_measurements(SIGNALS)} WHERE {sessions}"])
+            return
+        for session_id in ids:
+            self._delete_points(f'session="{session_id}"', start_ns=_MIN_TIME_NS, stop_ns=_MAX_TIME_NS)
 
     def apply_retention(self, *, older_than_ns: int) -> int:
-        """Points before ``older_than_ns``, counted; on VictoriaMetrics none (its ``-retentionPeriod`` applies)."""
+        """Points before ``older_than_ns``, counted, then deleted; on VictoriaMetrics none (``-retentionPeriod``)."""
         if self._server == "victoriametrics":
             return 0
         counts = self._influxql(
@@ -256,8 +284,40 @@ class InfluxSignalStore:
                 for name, spec in SIGNALS.items()
             ]
         )
-        self._influxql([f"DELETE FROM {_measurements()} WHERE time < {older_than_ns}"])
+        # Only measurements with points to remove: a daily run that finds none sends no deletion.
+        expiring = [name for name, rows in zip(SIGNALS, counts, strict=True) if rows]
+        if not expiring:
+            return 0
+        if self._deletes_with_influxql():
+            self._influxql([f"DELETE FROM {_measurements(expiring)} WHERE time < {older_than_ns}"])
+        else:
+            for name in expiring:
+                # The delete API's range includes its stop.
+                stop_ns = min(older_than_ns - 1, _MAX_TIME_NS)
+                self._delete_points(f'_measurement="{name}"', start_ns=_MIN_TIME_NS, stop_ns=stop_ns)
         return sum(int(rows[0][1]) for rows in counts if rows)
+
+    def devices(self, session_id: int, signal: str) -> list[str]:
+        """The devices with samples of ``signal`` in the session, sorted; KeyError for an unknown signal."""
+        spec = SIGNALS[signal]
+        if self._server == "victoriametrics":
+            # The first channel's samples, as read() finds them: /api/v1/label/device/values
+            # (1.79) still lists the devices of deleted series.
+            selector = f'{{__name__="{signal}_{spec.columns[0]}",session="{int(session_id)}"}}'
+            params = {"match[]": selector, "start": _seconds(0), "end": _seconds(_EXPORT_END_NS)}
+            with self._reaching():
+                response = self._http.post("/api/v1/export", data=params)
+            _check(response, "export")
+            return sorted({json.loads(line)["metric"]["device"] for line in response.text.splitlines()})
+        # Counted points rather than SHOW TAG VALUES: a server's index may keep tags of deleted
+        # points, and InfluxDB 3 shows the tags of the last day only.
+        (series,) = self._influxql_series(
+            [
+                f"SELECT count({_identifier(spec.columns[0])}) FROM {_identifier(signal)} "
+                f'WHERE {_where(session_id, None, None, None)} GROUP BY "device"'
+            ]
+        )
+        return sorted({s["tags"]["device"] for s in series})
 
     def _lines(self, chunk: Chunk) -> list[str]:
         """The chunk in line protocol; raises ValueError as the SQL store does, and on what InfluxDB cannot hold."""
@@ -283,8 +343,15 @@ class InfluxSignalStore:
         return f"device={_tag(device)},patient={_tag(self._pseudonyms[session_id])},session={int(session_id)}"
 
     def _influxql(self, statements: Sequence[str]) -> list[list[list[Any]]]:
-        """The rows of each statement; results come chunked, so no server row limit cuts them short."""
-        rows: list[list[list[Any]]] = [[] for _ in statements]
+        """The rows of each statement, of all its series."""
+        return [[row for s in series for row in s["values"]] for series in self._influxql_series(statements)]
+
+    def _influxql_series(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """The series of each statement; results come chunked, so no server row limit cuts them short.
+
+        A chunk may hold part of a series, so one series can come in several parts.
+        """
+        series: list[list[dict[str, Any]]] = [[] for _ in statements]
         params = {"db": self._database, "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
         with (
             self._reaching(),
@@ -298,9 +365,42 @@ class InfluxSignalStore:
                 for result in [payload, *payload.get("results", [])]:
                     if "error" in result:
                         raise RuntimeError(f"InfluxQL {'; '.join(statements)!r}: {result['error']}")
-                    for series in result.get("series", []):
-                        rows[result["statement_id"]] += series["values"]
-        return rows
+                    if "series" in result:
+                        series[result["statement_id"]] += result["series"]
+        return series
+
+    def _deletes_with_influxql(self) -> bool:
+        """Whether the server is InfluxDB 1.x; raises RuntimeError on InfluxDB 3, which cannot delete points."""
+        if self._influxdb_major is None:
+            with self._reaching():
+                response = self._http.get("/ping")
+            _check(response, "ping")
+            # "1.8.10", "1.11.8-c1.11.8" (Enterprise), "v2.7.11", "3.0.1"; InfluxDB Cloud sends none.
+            version = response.headers.get("X-Influxdb-Version", "v2")
+            major = version.removeprefix("v").split(".")[0]
+            if not major.isdigit():
+                raise RuntimeError(f"{response.url} says it is InfluxDB {version!r}, a version this store cannot read")
+            self._influxdb_major = int(major)
+        if self._influxdb_major >= 3:
+            raise RuntimeError(
+                f"InfluxDB {self._influxdb_major} deletes whole tables only, not one session's or old points; "
+                "keep signals in InfluxDB 1.x or 2.x, VictoriaMetrics or the relational database"
+            )
+        return self._influxdb_major == 1
+
+    def _delete_points(self, predicate: str, *, start_ns: int, stop_ns: int) -> None:
+        """Points ``predicate`` selects with ``start_ns <= t <= stop_ns``, through /api/v2/delete."""
+        where = f"/api/v2/delete of {predicate} in {self._database!r} at {self._http.base_url}"
+        try:
+            self._client.delete_api().delete(
+                _rfc3339(start_ns), _rfc3339(stop_ns), predicate, bucket=self._database, org=self._org
+            )
+        except ApiException as error:
+            if error.status is None or error.status >= 500 or error.status == 429:
+                raise SignalStoreUnavailable(f"{where} failed: {error.status} {error.message}") from error
+            raise RuntimeError(f"{where} was refused: {error.status} {error.message}") from error
+        except HTTPError as error:
+            raise SignalStoreUnavailable(f"{where} failed, the server cannot be reached: {error!r}") from error
 
     def _export(
         self, session_id: int, signal: str, device: str | None, t_from_ns: int | None, t_to_ns: int | None
@@ -479,13 +579,18 @@ def _where(session_id: int, device: str | None, t_from_ns: int | None, t_to_ns: 
     return " AND ".join(conditions)
 
 
-def _measurements() -> str:
-    return ",".join(_identifier(name) for name in SIGNALS)
+def _measurements(names: Iterable[str]) -> str:
+    return ",".join(_identifier(name) for name in names)
 
 
 def _metric_names(signals: Mapping[str, SignalSpec]) -> str:
     """VictoriaMetrics's names of the fields of ``signals``, as an alternation (its regexes are anchored)."""
     return "|".join(f"{name}_{column}" for name, spec in signals.items() for column in spec.columns)
+
+
+def _rfc3339(t_ns: int) -> str:
+    """A time as RFC 3339 in UTC to the nanosecond, as /api/v2/delete takes it."""
+    return f"{np.datetime_as_string(np.datetime64(t_ns, 'ns'), unit='ns')}Z"
 
 
 def _seconds(t_ns: int) -> str:

@@ -114,6 +114,10 @@ class SignalStore(Protocol):
         """One channel in at most ``max_points`` equal time buckets with its min and max, for charts."""
         ...
 
+    def devices(self, session_id: int, signal: str) -> list[str]:
+        """The devices with samples of ``signal`` in the session, sorted; KeyError for a signal not in SIGNALS."""
+        ...
+
     def delete_session(self, session_id: int) -> None: ...
 
     def delete_sessions(self, session_ids: Iterable[int]) -> None:
@@ -294,6 +298,14 @@ class SqlSignalStore:
     ) -> Decimated:
         full = self.read(session_id, signal, device=device, t_from_ns=t_from_ns, t_to_ns=t_to_ns)
         return decimate(full, max_points=max_points, channel=channel, t_from_ns=t_from_ns, t_to_ns=t_to_ns)
+
+    def devices(self, session_id: int, signal: str) -> list[str]:
+        if signal not in SIGNALS:
+            raise KeyError(f"{signal!r} is not a signal; the signals are {', '.join(SIGNALS)}")
+        query = select(SignalChunk.device).where(SignalChunk.session_id == session_id, SignalChunk.signal == signal)
+        with Session(self._engine) as session:
+            # Sorted here, not by the database's collation, so that every store sorts alike.
+            return sorted(session.scalars(query.distinct()))
 
     def delete_session(self, session_id: int) -> None:
         self.delete_sessions([session_id])
