@@ -131,6 +131,13 @@ def finished(process: subprocess.Popen[bytes], folder: Path, timeout_s: float = 
     return " ".join(log.split())
 
 
+def spooled(folder: Path) -> int:
+    """Messages waiting in a hub's spool."""
+    with closing(sqlite3.connect(folder / "spool" / "spool.sqlite3")) as spool:
+        ((count,),) = spool.execute("SELECT count(*) FROM outbox").fetchall()
+    return int(count)
+
+
 def wait_for(condition: Any, what: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -211,7 +218,7 @@ def test_a_server_killed_mid_session_and_restarted_gets_every_sample_once(
     streaming = stream_walk(clinic, tmp_path / "hub")
     wait_for(lambda: clinic.samples() > 2_000, "the first seconds to reach the server")
     clinic.server.kill()
-    time.sleep(3)  # the hub records on into its spool meanwhile
+    wait_for(lambda: spooled(tmp_path / "hub") >= 10, "the hub to record on into its spool")
     clinic.server.start()
     finished(streaming, tmp_path / "hub")
     session = assert_same_samples(clinic, reference)
@@ -234,7 +241,7 @@ def test_the_signal_database_stopped_during_ingest_loses_nothing(
         streaming = stream_walk(clinic, tmp_path / "hub")
         wait_for(lambda: clinic.samples() > 2_000, "the first seconds to reach InfluxDB")
         influxdb1_server.stop()
-        time.sleep(3)
+        wait_for(lambda: spooled(tmp_path / "hub") >= 10, "the hub to spool while the server answers 503")
         influxdb1_server.start()
         finished(streaming, tmp_path / "hub")
         session = assert_same_samples(clinic, reference, t_tolerance_ns=UNIFORM_TOLERANCE_NS)
