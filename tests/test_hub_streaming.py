@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -176,7 +177,7 @@ def test_a_streamed_session_equals_one_recorded_at_the_server(
 ) -> None:
     folder = tmp_path / "hub"
     log = finished(hub(clinic, folder, "replay", str(WALKING_CAPTURE), "--patient", PSEUDONYM), folder)
-    assert "Everything spooled has reached" in log
+    assert "spooled has reached" in log
     session = assert_same_samples(clinic, reference)
     expected = reference[1]
     assert session.status == "complete"
@@ -225,7 +226,8 @@ def test_a_server_killed_mid_session_and_restarted_gets_every_sample_once(
     assert session.status == "complete"
     (outage,) = [e for e in session.events if e.kind == "server_unreachable"]
     assert "could not deliver to the server" in outage.message
-    assert "ConnectError" in outage.message
+    # The kill may find a request on its way (RemoteProtocolError, ReadError) or none (ConnectError).
+    assert re.search(r"\((ConnectError|RemoteProtocolError|ReadError)\b", outage.message), outage.message
 
 
 def test_the_signal_database_stopped_during_ingest_loses_nothing(
@@ -297,7 +299,7 @@ def test_a_live_recording_streams_to_the_server(clinic: Clinic, tmp_path: Path) 
     folder = tmp_path / "hub"
     args = ["record", "--device", "0A1B2C3D", "--patient", PSEUDONYM, "--kind", "walking", "--duration", "3"]
     recording = hub(clinic, folder, *args, env={"DOSIS_BLE": "virtual"})
-    assert "Everything spooled has reached" in finished(recording, folder)
+    assert "spooled has reached" in finished(recording, folder)
     session = clinic.session()
     assert session is not None
     assert (session.status, session.devices, session.hub_id is not None) == ("complete", "Polar H10 0A1B2C3D", True)

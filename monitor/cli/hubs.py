@@ -98,6 +98,11 @@ def sync(server: ServerOption = None, timeout: DrainOption = 60.0) -> None:
             pass
 
     asyncio.run(run())
+    spool = Spool(settings.data_dir / "spool")
+    left = spool.pending_count()
+    spool.close()
+    if left:
+        raise typer.Exit(code=1)  # for a script: the spool is not empty yet
 
 
 @contextlib.asynccontextmanager
@@ -132,10 +137,12 @@ async def streaming(
         finally:
             stop.set()
             await _asked(sending)
-            drained = await _asked(uploader.drain(timeout_s=drain_timeout_s))
-            left = spool.pending_count()
+            # A recording waits for its own sessions only; another recording on this hub may go on.
+            mine = spool.started_here or None
+            drained = await _asked(uploader.drain(timeout_s=drain_timeout_s, sessions=mine))
+            left = spool.pending_count(mine)
             if drained and not left:
-                console.print(f"Everything spooled has reached {url}.")
+                console.print(f"Everything {'this recording ' if mine else ''}spooled has reached {url}.")
             else:
                 errors.print(
                     f"[yellow]{left} messages are still in the spool ({spool.folder}); "

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +88,8 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self.started_here: list[str] = []
+        """Sessions this process started, whose delivery it waits for at the end."""
 
     def close(self) -> None:
         self._db.close()
@@ -106,6 +108,7 @@ class Spool:
         self, *, patient: str, kind: str, started_at_ns: int, source: str, devices: str, chunk_span_ns: int
     ) -> SpoolSink:
         uid = str(uuid.uuid4())
+        self.started_here.append(uid)
         lock = lock_file(self.folder / "sessions" / f"{uid}.lock", wait=True)
         assert lock is not None
         start = StartMessage(
@@ -159,12 +162,16 @@ class Spool:
         for session in self.sessions():
             if session.ended:
                 continue
-            lock = lock_file(self.folder / "sessions" / f"{session.uid}.lock", wait=False)
+            lock_path = self.folder / "sessions" / f"{session.uid}.lock"
+            lock = lock_file(lock_path, wait=False)
             if lock is None:
                 continue  # its recording is still running
             with closing(lock):
-                (ended,) = self._db.execute("SELECT ended FROM session WHERE uid = ?", (session.uid,)).fetchone()
-                if ended:
+                row = self._db.execute("SELECT ended FROM session WHERE uid = ?", (session.uid,)).fetchone()
+                if row is None:  # it ended and was sent meanwhile: locking it made its lock file again
+                    lock_path.unlink(missing_ok=True)
+                    continue
+                if row[0]:
                     continue  # another process closed it meanwhile
                 stopped = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(session.last_t_ns / 1e9))
                 self.put_event(
@@ -182,8 +189,15 @@ class Spool:
         rows = self._db.execute("SELECT seq, session, body FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [Spooled(*row) for row in rows]
 
-    def pending_count(self) -> int:
-        (count,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+    def pending_count(self, sessions: Collection[str] | None = None) -> int:
+        """Messages waiting to be sent: all, or those of ``sessions``."""
+        if sessions is None:
+            (count,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        else:
+            marks = ",".join("?" * len(sessions))
+            (count,) = self._db.execute(
+                f"SELECT count(*) FROM outbox WHERE session IN ({marks})", tuple(sessions)
+            ).fetchone()
         return int(count)
 
     def sent(self, messages: Sequence[Spooled]) -> None:
@@ -199,6 +213,7 @@ class Spool:
                 (message.seq, message.session, message.body, status, reason[:1000], time.time_ns()),
             )
             db.execute("DELETE FROM outbox WHERE seq = ?", (message.seq,))
+            self._forget_finished(db)
 
     def rejected(self) -> list[tuple[str, int, str]]:
         """(session, HTTP status, reason) of every message the server refused."""

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -53,10 +53,15 @@ class Uploader:
         max_delay_s: float = 10.0,
         timeout_s: float = 15.0,
         rng: random.Random | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport``: how requests reach the server; the network unless given (a test passes the app in-process)."""
         self.spool = spool
         self._client = httpx.AsyncClient(
-            base_url=server_url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
+            base_url=server_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+            transport=transport,
         )
         self._batch_messages = batch_messages
         self._batch_bytes = batch_bytes
@@ -95,10 +100,14 @@ class Uploader:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle_s)
 
-    async def drain(self, *, timeout_s: float) -> bool:
-        """Send until the spool is empty; False if ``timeout_s`` passed first."""
+    async def drain(self, *, timeout_s: float, sessions: Collection[str] | None = None) -> bool:
+        """Send until the spool holds nothing (of ``sessions``); False if ``timeout_s`` passed first.
+
+        Another recording on the hub may go on spooling: with ``sessions``, a finished one
+        waits only for its own messages (and those before them: the spool is sent in order).
+        """
         deadline = time.monotonic() + timeout_s
-        while self.spool.pending_count():
+        while self.spool.pending_count(sessions):
             if time.monotonic() >= deadline:
                 return False
             if not await self.step():
@@ -120,7 +129,7 @@ class Uploader:
                 "/api/ingest", content=body, headers={"Content-Type": "application/json"}
             )
         except httpx.TransportError as error:
-            await self._failed(batch, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+            await self._failed(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
             return True
         if response.status_code == 200:
             self._recovered(batch)
@@ -129,7 +138,7 @@ class Uploader:
         elif response.status_code == 401:
             raise HubRefused(_detail(response))
         elif response.status_code >= 500 or response.status_code in (408, 429):
-            await self._failed(batch, f"HTTP {response.status_code}: {_detail(response)}")
+            await self._failed(f"HTTP {response.status_code}: {_detail(response)}")
         elif len(batch) > 1:
             self._one_at_a_time_through = batch[-1].seq
         else:
@@ -157,12 +166,13 @@ class Uploader:
             batch.append(message)
         return batch
 
-    async def _failed(self, batch: Sequence[Spooled], reason: str) -> None:
+    async def _failed(self, reason: str) -> None:
         if self._outage is None:
             self._outage = _Outage(time.time_ns(), reason)
             logger.warning("the server cannot take the spool now (%s); retrying", reason)
         outage = self._outage
-        outage.sessions.update(m.session for m in batch)
+        # Not only the batch's sessions wait: every session in the spool does, behind it.
+        outage.sessions.update(s.uid for s in self.spool.sessions())
         outage.attempts += 1
         ceiling_s = min(self._max_delay_s, self._initial_delay_s * 2 ** min(outage.attempts, 30))
         await asyncio.sleep(self._rng.uniform(0, ceiling_s))
