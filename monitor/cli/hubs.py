@@ -52,8 +52,10 @@ def add(
 def list_command() -> None:
     """The hubs registered on this server."""
     store = Store.from_settings(Settings())
-    hubs = list_hubs(store)
-    store.close()
+    try:
+        hubs = list_hubs(store)
+    finally:
+        store.close()
     table = Table(title=f"Hubs ({len(hubs)})")
     for column in ("name", "registered", "last seen", "state"):
         table.add_column(column)
