@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_hrv.py
 	$(BIN)/python bench/bench_session.py
 	$(BIN)/python bench/bench_storage.py
+	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_tolerance.py
 	$(BIN)/python bench/validate.py
 
