@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     timezone: str | None = None
     """IANA name of the clinic's timezone (e.g. ``Europe/Copenhagen``): where its days and
     weeks begin. Default: this machine's current offset."""
+    cookie_secure: bool = True
+    """Send the sign-in cookie over HTTPS only (as ``__Host-dosis_session``). Browsers treat
+    ``http://127.0.0.1`` and ``localhost`` as secure, so the local demo works; turn it off only for
+    plain HTTP inside a trusted network."""
+    clinician_idle_minutes: int = Field(default=30, ge=1)
+    """A clinician's session ends after this long without a request."""
+    clinician_session_hours: int = Field(default=12, ge=1)
+    """...and after this long in any case: a working day."""
+    patient_idle_days: int = Field(default=30, ge=1)
+    """Patients sign in with a code on their own phone and report every few days."""
+    patient_session_days: int = Field(default=90, ge=1)
+    failed_logins_per_minute: int = Field(default=10, ge=1)
+    """Wrong passwords or sign-in codes one address may try a minute before it has to wait."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -43,9 +43,11 @@ from monitor.store.models import (
     Base,
     ClinicalProfile,
     MorningReportRow,
+    PatientSignIn,
     PrescriptionVersion,
     SessionLoadRow,
     SessionReportRow,
+    WebSession,
 )
 from monitor.tolerance import MorningReport, Prescription, SessionReport
 
@@ -118,8 +120,26 @@ def test_every_model_round_trips_exactly(store: Store) -> None:
         return row
 
     with store.session() as db:
-        clinician = add(db, Clinician, email="fysio.ørsted@klinik.invalid", display_name="Ørsted Ærø — 李 😀")
-        patient = add(db, Patient, pseudonym="p-ünï-01", display_name="Zoë O'Brien-Ñúñez 🏃", clinician_id=clinician.id)
+        clinician = add(
+            db,
+            Clinician,
+            email="fysio.ørsted@klinik.invalid",
+            display_name="Ørsted Ærø — 李 😀",
+            password_hash="$argon2id$v=19$m=65536,t=3,p=4$" + "A" * 22 + "$" + "B" * 43,
+            is_admin=True,
+            locale="da",
+            disabled_at=AFTER_DST,
+            failed_logins=4,
+            locked_until=datetime(2026, 3, 29, 3, 15, tzinfo=COPENHAGEN),
+        )
+        patient = add(
+            db,
+            Patient,
+            pseudonym="p-ünï-01",
+            display_name="Zoë O'Brien-Ñúñez 🏃",
+            clinician_id=clinician.id,
+            locale="nb",
+        )
         hub = add(
             db,
             Device,
@@ -252,6 +272,28 @@ def test_every_model_round_trips_exactly(store: Store) -> None:
             action="view",
             patient_pseudonym="p-ünï-01",
             detail="weeks 1–12",
+        )
+        sign_in = add(
+            db,
+            PatientSignIn,
+            patient_id=patient.id,
+            code_sha256="cd" * 32,
+            created_at=BEFORE_DST,
+            created_by=clinician.id,
+            revoked_at=None,
+            last_used_at=AFTER_DST,
+        )
+        add(
+            db,
+            WebSession,
+            token_sha256="ef" * 32,
+            clinician_id=None,
+            patient_id=patient.id,
+            sign_in_id=sign_in.id,
+            csrf_token="x" * 43,
+            created_at=BEFORE_DST,
+            last_seen_at=AFTER_DST,
+            expires_at=datetime(2026, 6, 1, 0, 0, 0, 999_999, tzinfo=NEPAL),
         )
         db.commit()
     assert {model.__tablename__ for model, _, _ in written} == set(Base.metadata.tables)
@@ -718,7 +760,8 @@ def patient_list(store: Store) -> list[dict[str, Any]]:
     newest = datetime(2026, 11, 2, 8, 0, 0, 500_000, tzinfo=COPENHAGEN)
     with store.session() as db:
         names = ["anna", "Bo", "Åse", "Zoe", "Ærø", "Ørn", "bo"]
-        patients = [Patient(pseudonym=f"p-{i}", display_name=name) for i, name in enumerate(names)]
+        physio = Clinician(email="physio@example.invalid", display_name="Physio")
+        patients = [Patient(pseudonym=f"p-{i}", display_name=name, clinician=physio) for i, name in enumerate(names)]
         db.add_all(patients)
         db.flush()
         anna, bo, ase, zoe, *_ = patients
@@ -736,7 +779,7 @@ def patient_list(store: Store) -> list[dict[str, Any]]:
         add(ase, newest + timedelta(microseconds=1))
         add(zoe, newest - timedelta(days=400), hr=120.25)
         db.commit()
-        return [overview.model_dump() for overview in list_patients(db)]
+        return [overview.model_dump() for overview in list_patients(db, clinician_id=physio.id)]
 
 
 def test_the_dashboards_patient_list_agrees_on_both_databases(both: dict[str, Store]) -> None:

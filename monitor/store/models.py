@@ -54,11 +54,22 @@ class Base(DeclarativeBase):
 
 
 class Clinician(Base):
+    """A clinician's account; an admin also manages the other accounts."""
+
     __tablename__ = "clinician"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    """argon2id (pwdlib); None: cannot sign in until a password is set."""
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    """The pages' language (``en``, ``da``, ``nb``); None follows the browser."""
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    """Wrong passwords since the last sign-in; enough of them lock the account for a while."""
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinician")
 
@@ -70,6 +81,8 @@ class Patient(Base):
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinician.id"))
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    """The patient's pages' language; None follows the phone's browser."""
 
     clinician: Mapped[Clinician | None] = relationship(back_populates="patients")
     sessions: Mapped[list[TrainingSession]] = relationship(
@@ -301,3 +314,36 @@ class AuditEvent(Base):
     patient_pseudonym: Mapped[str | None] = mapped_column(String(32), index=True)
     """The pseudonym, not a foreign key: the record outlives a deleted patient, and names nobody."""
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class PatientSignIn(Base):
+    """A patient's personal sign-in code, given by their clinician; revocable."""
+
+    __tablename__ = "patient_sign_in"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the code (60 random bits, tried at a limited rate, so no slow hash is needed)."""
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("clinician.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row its hash and its limits."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinician.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    sign_in_id: Mapped[int | None] = mapped_column(ForeignKey("patient_sign_in.id", ondelete="CASCADE"))
+    """The code a patient signed in with: revoking it ends the sessions it opened."""
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    """The absolute limit; an idle session ends sooner (settings)."""
