@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import skip_or_fail
+from playwright.sync_api import Page
 
 from monitor.recordings import default_recordings_dir
 from monitor.store import Patient, Store
@@ -35,3 +37,19 @@ def patient_id(store: Store) -> int:
         db.add(patient)
         db.commit()
         return patient.id
+
+
+# Browser tests (tests/browser.py has the rest): defaults a module may override.
+@pytest.fixture(scope="module")
+def browser_context_args(base_url: str) -> dict[str, Any]:
+    """A desktop window on the module's ``base_url`` (a module with a phone in mind defines its own)."""
+    return {"base_url": base_url, "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def browser_errors(page: Page) -> list[str]:
+    """Script errors and console errors on the page; a test ends by asserting there are none."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors

@@ -31,7 +31,7 @@ def test_unknown_keys_are_refused_and_params_cannot_change() -> None:
 
 
 def test_every_template_parses_and_keys_are_namespaced() -> None:
-    prefixes = {"verdict", "report", "flag", "quality", "red_flag", "advice"}
+    prefixes = {"verdict", "report", "flag", "quality", "red_flag", "advice", "unit", "measure"}
     for key, template in ENGLISH.items():
         assert key.split(".")[0] in prefixes, key
         assert all(name.isidentifier() for name in placeholders(template)), key

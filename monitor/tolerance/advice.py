@@ -44,11 +44,12 @@ def _hold(p: Prescription, key: str, **params: Param) -> Advice:
 def _change(action: Action, p: Prescription, name: str, proposed: float, key: str, **params: Param) -> Advice:
     """Advice that changes one number of the prescription, with the change in the message."""
     current = getattr(p, name)
-    unit = p.volume_unit if name == "volume_per_session" else p.intensity_unit
+    # The volume's unit is one of the engine's words (translated where shown); intensity's is the clinician's own.
+    unit: Param = Message(f"unit.{p.volume_unit}") if name == "volume_per_session" else p.intensity_unit or ""
     shown: dict[str, Param] = {
         "current": current,
         "proposed": proposed,
-        "unit": unit or "",
+        "unit": unit,
         "percent": _percent(abs(proposed / current - 1)),
     }
     return Advice(action, Message(key, shown | params), p.with_changes(**{name: proposed}), {name: (current, proposed)})
@@ -94,7 +95,7 @@ def weekly_advice(
             "volume_per_session",
             proposed_volume,
             "advice.step_back_morning",
-            measure="pain" if rising[0].rule == "morning_pain_rising" else "stiffness",
+            measure=Message("measure.pain" if rising[0].rule == "morning_pain_rising" else "measure.stiffness"),
             previous=rise["previous"],
             now=rise["current"],
         )
