@@ -6,7 +6,7 @@ PORT ?= 8000
 # Debian packages the tests need; installed by `make test` when run as root.
 TEST_DEB_PACKAGES := chromium fonts-dejavu-core postgresql influxdb victoria-metrics
 
-.PHONY: demo test check bench captures clean
+.PHONY: demo test check bench captures translations screenshots clean
 
 $(BIN)/python:
 	@scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -44,6 +44,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_session.py
 	$(BIN)/python bench/bench_storage.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_tolerance.py
 	$(BIN)/python bench/validate.py
 
@@ -51,5 +53,25 @@ bench: $(VENV)/.installed-bench
 captures: $(VENV)/.installed
 	$(BIN)/dosis build-captures
 
+# Extract the strings to translate (babel.cfg) and merge them into the Danish and Norwegian catalogues;
+# then translate what is new or fuzzy in dashboard/locale/*/LC_MESSAGES/messages.po (tests/test_i18n.py checks).
+translations: $(VENV)/.installed
+	mkdir -p dashboard/locale
+	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-by-file --add-comments=Translators: \
+		--project=Dosis --copyright-holder="Dosis contributors" -o dashboard/locale/messages.pot .
+	for lang in da nb; do \
+		$(BIN)/pybabel update -i dashboard/locale/messages.pot -d dashboard/locale -D messages -l $$lang \
+			--init-missing --ignore-obsolete --previous || exit 1; \
+	done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+
+# The README's screenshots, as the browser tests take them.
+SCREENSHOTS := patients patient session live patient_phone
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q tests/test_patient_pages_browser.py tests/test_session_pages_browser.py \
+		tests/test_live_browser.py tests/test_patient_phone_browser.py
+	mkdir -p docs/screenshots
+	for name in $(SCREENSHOTS); do cp tests/artifacts/$$name.png docs/screenshots/; done
+

@@ -44,7 +44,7 @@ from timing import run_times_s
 
 from dashboard.queries import list_patients
 from monitor.settings import Settings
-from monitor.store import Patient, Store, TrainingSession
+from monitor.store import Clinician, Patient, Store, TrainingSession
 from monitor.store.signals import Chunk
 
 # The real servers, started as the tests start them.
@@ -216,10 +216,14 @@ def write(backend: Backend, *, batch: int) -> Write:
 
 
 def seed_clinic(store: Store) -> int:
+    """200 patients of one clinician with 12 weeks of sessions; returns the clinician's id."""
     first = datetime(2026, 8, 3, 9, tzinfo=UTC)
     with store.session() as db:
+        clinician = Clinician(email="physio@bench.dosis.invalid", display_name="Bench Physiotherapist")
+        db.add(clinician)
+        db.flush()
         for p in range(PATIENTS):
-            patient = Patient(pseudonym=f"p-{p:05d}", display_name=f"Patient {p}")
+            patient = Patient(pseudonym=f"p-{p:05d}", display_name=f"Patient {p}", clinician_id=clinician.id)
             db.add(patient)
             db.flush()
             for s in range(WEEKS * 3):
@@ -236,16 +240,16 @@ def seed_clinic(store: Store) -> int:
                     )
                 )
         db.commit()
-    return PATIENTS * WEEKS * 3
+        return clinician.id
 
 
 def overview_ms(url: str) -> list[float]:
     with contextlib.closing(Store(url)) as store:
-        seed_clinic(store)
+        clinician_id = seed_clinic(store)
 
         def run() -> None:
             with store.session() as db:
-                overviews = list_patients(db)
+                overviews = list_patients(db, clinician_id=clinician_id)
             assert len(overviews) == PATIENTS
             assert all(o.session_count == WEEKS * 3 for o in overviews)
 

@@ -3,36 +3,123 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard import api, clinical_api, ingest_api, pages
+from dashboard import (
+    accounts,
+    api,
+    clinical_api,
+    i18n,
+    ingest_api,
+    live,
+    pages,
+    patient_api,
+    patient_pages,
+    patient_self_api,
+    session_pages,
+    sign_in,
+)
+from dashboard.auth import FailedAttempts, NotSignedIn, csrf_protect
 from dashboard.queries import NotFoundError
 from monitor.ingest.apply import IngestRejected
+from monitor.livefeed import LiveFeed
+from monitor.settings import Settings
 from monitor.store import SignalStoreUnavailable, Store
 
 STATIC_DIR = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    # Every script and style is a file of this site (vendored, no inline code), so the policy can be strict.
+    b"content-security-policy": b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"same-origin",
+    b"x-frame-options": b"DENY",
+    b"cache-control": b"no-store",
+}
+"""Sent with every response; ``cache-control`` is replaced for static files, which hold no patient data."""
 
 
-def create_app(store: Store) -> FastAPI:
-    """The dashboard over ``store``; the caller owns the store and closes it."""
-    app = FastAPI(title="Dosis dashboard", summary="Training sessions of exercise-therapy patients.")
+def create_app(store: Store, *, settings: Settings | None = None, live_feed: LiveFeed | None = None) -> FastAPI:
+    """The dashboard over ``store``; the caller owns the store and closes it.
+
+    ``live_feed``: the sessions recorded live in this process (give the same feed to the
+    recorder), and those hubs stream here; default: only the hubs'.
+    """
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Dosis dashboard",
+        summary="Training sessions of exercise-therapy patients.",
+        dependencies=[Depends(csrf_protect)],
+    )
     app.state.store = store
+    app.state.settings = settings
+    app.state.live_feed = live_feed or LiveFeed()
+    app.state.failed_attempts = FailedAttempts(settings.failed_logins_per_minute)
+    app.include_router(sign_in.router)
+    app.include_router(sign_in.api)
+    app.include_router(i18n.router)
     app.include_router(api.router)
     app.include_router(clinical_api.router)
+    app.include_router(patient_api.router)
     app.include_router(ingest_api.router)
+    # Before pages.router: /patients/new is a page of its own, not a patient's pseudonym.
+    app.include_router(accounts.router)
     app.include_router(pages.router)
+    app.include_router(session_pages.router)
+    app.include_router(patient_pages.router)
+    app.include_router(patient_self_api.api)
+    app.include_router(accounts.api)
+    app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(IngestRejected, _rejected)
     app.add_exception_handler(SignalStoreUnavailable, _unavailable)
     app.add_exception_handler(OperationalError, _unavailable)
     return app
+
+
+async def _not_signed_in(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(
+            {"detail": "sign in first"},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response (pure ASGI, so streamed responses stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in SECURITY_HEADERS]
+                headers += [(k, v) for k, v in SECURITY_HEADERS.items() if not (static and k == b"cache-control")]
+                if static:
+                    headers.append((b"cache-control", b"public, max-age=3600"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,8 @@
 """The clinical JSON API: prescriptions and their versions, patient reports, weekly assessments, load.
 
 Routes stay thin: the database side is ``monitor.store.clinical`` and the judgement is
-``monitor.tolerance``. Until sign-in arrives (a placeholder in this build), changes are
-attributed to the patient's own clinician.
+``monitor.tolerance``. Every route is for the patient's clinician (``PatientAccess``,
+``SessionAccess``), and every change is attributed to the clinician who made it.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from dashboard import clinical_queries
+from dashboard.auth import CurrentClinician, PatientAccess, SessionAccess
 from dashboard.clinical_schemas import (
     DecisionIn,
     DecisionOut,
@@ -24,26 +22,15 @@ from dashboard.clinical_schemas import (
     PrescriptionIn,
     PrescriptionVersionOut,
     SessionReportIn,
-    WeekLoadOut,
     WeekOut,
 )
 from dashboard.deps import DbDep, StoreDep
-from dashboard.queries import NotFoundError, get_patient
 from dashboard.schemas import ErrorDetail
-from monitor.load import acute_chronic, monotony_strain, week_over_week_change, weekly_totals
-from monitor.store import TrainingSession
 from monitor.store.clinical import (
     add_prescription,
-    assess_patient,
-    daily_srpe_au,
-    prescription_from_json,
-    prescription_versions,
-    record_decision,
     save_morning_report,
     save_session_report,
-    week_start,
 )
-from monitor.store.models import AdviceDecision, PrescriptionVersion
 from monitor.tolerance import MorningReport, SessionReport
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No such patient or session."}}
@@ -63,40 +50,27 @@ def _reported_at(value: datetime | None) -> datetime:
     return value
 
 
-def _version_out(db: Session, row: PrescriptionVersion) -> PrescriptionVersionOut:
-    return PrescriptionVersionOut(
-        version=row.version,
-        valid_from=row.valid_from,
-        created_at=row.created_at,
-        created_by=clinical_queries.clinician_name(db, row.created_by),
-        note=row.note,
-        prescription=prescription_from_json(row.fields),
-    )
-
-
 @router.get("/patients/{pseudonym}/prescriptions", responses=NOT_FOUND)
-def list_prescriptions(pseudonym: str, db: DbDep) -> list[PrescriptionVersionOut]:
+def list_prescriptions(patient: PatientAccess, db: DbDep) -> list[PrescriptionVersionOut]:
     """Every version of the patient's prescription, newest first: who changed what, when."""
-    patient = get_patient(db, pseudonym)
-    return [_version_out(db, row) for row in reversed(prescription_versions(db, patient.id))]
+    return clinical_queries.prescription_history(db, patient)
 
 
 @router.post("/patients/{pseudonym}/prescriptions", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
-def create_prescription(pseudonym: str, body: PrescriptionIn, db: DbDep) -> PrescriptionVersionOut:
+def create_prescription(
+    patient: PatientAccess, body: PrescriptionIn, user: CurrentClinician, db: DbDep
+) -> PrescriptionVersionOut:
     """A new version of the prescription from ``valid_from``; earlier versions stay as they were."""
-    patient = get_patient(db, pseudonym)
     row = add_prescription(
-        db, patient.id, body.prescription, valid_from=body.valid_from, clinician_id=patient.clinician_id, note=body.note
+        db, patient.id, body.prescription, valid_from=body.valid_from, clinician_id=user.user_id, note=body.note
     )
     db.commit()
-    return _version_out(db, row)
+    return clinical_queries.version_out(db, row)
 
 
 @router.put("/sessions/{session_id}/report", responses=NOT_FOUND)
-def put_session_report(session_id: int, body: SessionReportIn, db: DbDep) -> SessionReportIn:
-    """The patient's pain and effort around a session; a later answer replaces an earlier one."""
-    if db.get(TrainingSession, session_id) is None:
-        raise NotFoundError(f"No session with id {session_id}.")
+def put_session_report(training_session: SessionAccess, body: SessionReportIn, db: DbDep) -> SessionReportIn:
+    """The patient's pain and effort around a session, entered by their clinician; a later answer replaces one."""
     report = SessionReport(
         _reported_at(body.reported_at),
         pain_before=body.pain_before,
@@ -106,17 +80,16 @@ def put_session_report(session_id: int, body: SessionReportIn, db: DbDep) -> Ses
         red_flags=frozenset(body.red_flags),
         weight_kg=body.weight_kg,
     )
-    save_session_report(db, session_id, report)
+    save_session_report(db, training_session.id, report)
     db.commit()
     return body.model_copy(update={"reported_at": report.reported_at})
 
 
 @router.put("/patients/{pseudonym}/mornings/{day}", responses=NOT_FOUND)
-def put_morning_report(pseudonym: str, day: date, body: MorningReportIn, db: DbDep) -> MorningReportIn:
-    """Pain and stiffness on waking on ``day``, and the red-flag questions."""
+def put_morning_report(patient: PatientAccess, day: date, body: MorningReportIn, db: DbDep) -> MorningReportIn:
+    """Pain and stiffness on waking on ``day``, and the red-flag questions, entered by the clinician."""
     if body.day != day:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is for {body.day}, the path for {day}")
-    patient = get_patient(db, pseudonym)
     report = MorningReport(
         day,
         _reported_at(body.reported_at),
@@ -131,10 +104,10 @@ def put_morning_report(pseudonym: str, day: date, body: MorningReportIn, db: DbD
 
 @router.get("/patients/{pseudonym}/weeks", responses=NOT_FOUND)
 def list_weeks(
-    pseudonym: str, db: DbDep, store: StoreDep, weeks: Annotated[int, Query(ge=1, le=52)] = 12
+    patient: PatientAccess, db: DbDep, store: StoreDep, weeks: Annotated[int, Query(ge=1, le=52)] = 12
 ) -> list[WeekOut]:
     """Week by week since the first prescription (at most ``weeks``): verdicts, flags, advice and decisions."""
-    return clinical_queries.patient_weeks(db, get_patient(db, pseudonym), tz=store.tz, weeks=weeks)
+    return clinical_queries.patient_weeks(db, patient, tz=store.tz, weeks=weeks)
 
 
 @router.post(
@@ -142,65 +115,28 @@ def list_weeks(
     status_code=status.HTTP_201_CREATED,
     responses=NOT_FOUND | CONFLICT,
 )
-def decide_week(pseudonym: str, start: date, body: DecisionIn, db: DbDep, store: StoreDep) -> DecisionOut:
+def decide_week(
+    patient: PatientAccess, start: date, body: DecisionIn, user: CurrentClinician, db: DbDep, store: StoreDep
+) -> DecisionOut:
     """The clinician's answer to a complete week's advice; advice is never applied without one."""
-    patient = get_patient(db, pseudonym)
-    if start != week_start(start):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{start} is not a Monday; weeks start on Mondays")
-    today = datetime.now(store.tz).date()
-    assessed = assess_patient(db, patient.id, today=today, tz=store.tz, weeks=52)
-    week = next((w for w in assessed if w.start == start), None)
-    if week is None:
-        raise NotFoundError(f"No assessed week starting {start} for {pseudonym}.")
-    if start + timedelta(days=7) > today:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the week of {start} is not over yet")
-    if db.scalar(
-        select(AdviceDecision).where(AdviceDecision.patient_id == patient.id, AdviceDecision.week_start == start)
-    ):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the week of {start} has been decided already")
-    if body.decision == "changed" and body.prescription is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a changed decision needs the prescription chosen")
-    row = record_decision(
-        db,
-        patient.id,
-        week,
-        decision=body.decision,
-        prescription=body.prescription,
-        clinician_id=patient.clinician_id,
-        note=body.note,
-    )
-    db.commit()
-    return clinical_queries.decision_out(db, row)
+    try:
+        return clinical_queries.decide_week(
+            db,
+            patient,
+            start,
+            decision=body.decision,
+            prescription=body.prescription,
+            note=body.note,
+            clinician_id=user.user_id,
+            tz=store.tz,
+        )
+    except clinical_queries.DecisionRefused as refused:
+        raise HTTPException(refused.status_code, refused.detail) from refused
 
 
 @router.get("/patients/{pseudonym}/load", responses=NOT_FOUND)
-def get_load(pseudonym: str, db: DbDep, store: StoreDep, weeks: Annotated[int, Query(ge=1, le=52)] = 12) -> LoadOut:
+def get_load(
+    patient: PatientAccess, db: DbDep, store: StoreDep, weeks: Annotated[int, Query(ge=1, le=52)] = 12
+) -> LoadOut:
     """Daily session load (sRPE) with the acute (7 d) and chronic (28 d) EWMA, and weekly totals, to today."""
-    patient = get_patient(db, pseudonym)
-    today = datetime.now(store.tz).date()
-    first = week_start(today) - timedelta(weeks=weeks - 1)
-    loads = daily_srpe_au(db, patient.id, first=first, last=today, tz=store.tz)
-    trend = acute_chronic(loads)
-    totals = weekly_totals(loads)
-    changes = week_over_week_change(totals)
-    week_loads = []
-    for i, (total, days) in enumerate(zip(totals.total_au, totals.days, strict=True)):
-        foster = monotony_strain(loads[7 * i : 7 * i + 7]) if days == 7 else None
-        week_loads.append(
-            WeekLoadOut(
-                start=first + timedelta(weeks=i),
-                days=int(days),
-                total_au=float(total),
-                change=None if np.isnan(changes[i]) else float(changes[i]),
-                monotony=foster.monotony if foster else None,
-                strain_au=foster.strain_au if foster else None,
-            )
-        )
-    return LoadOut(
-        days=[first + timedelta(days=i) for i in range(len(loads))],
-        daily_au=loads.tolist(),
-        acute_au=trend.acute.tolist(),
-        chronic_au=trend.chronic.tolist(),
-        ratio=[None if np.isnan(r) else float(r) for r in trend.ratio],
-        weeks=week_loads,
-    )
+    return clinical_queries.patient_load(db, patient, tz=store.tz, weeks=weeks)

@@ -11,10 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dashboard.schemas import PatientOverview
 from monitor.tolerance import Prescription
 from monitor.tolerance.messages import Message
 
 Nrs = Field(default=None, ge=0, le=10, description="0-10")
+Light = Literal["red", "amber", "unknown", "green", "none"]
+"""A patient's traffic light, most urgent first: ``none`` has no prescription to judge against."""
 RedFlag = Literal["weight_loss", "numbness", "fever", "dizziness", "redness"]
 """The questions of ``monitor.tolerance.reports.RED_FLAG_QUESTIONS`` (a test keeps them equal)."""
 
@@ -133,3 +136,32 @@ class LoadOut(BaseModel):
         description="Acute/chronic: a trend to read beside the others, not a threshold (algorithms.md A2)"
     )
     weeks: list[WeekLoadOut]
+
+
+class PatientStatusOut(PatientOverview):
+    """A row of the clinician's overview: who needs attention, and why."""
+
+    light: Light = Field(
+        description="red: a red flag or a session that broke the pain-monitoring rules; amber: a warning flag or "
+        "pain above 2/10; unknown: reports missing or no session yet; green: on track; none: no prescription"
+    )
+    reasons: list[MessageOut] = Field(description="Why, most important first: open flags, then the latest verdict")
+    latest_verdict: VerdictOut | None = Field(description="The newest finished session's verdict")
+    awaiting_decision: date | None = Field(description="Monday of a finished week whose advice awaits a decision")
+    sessions_done_this_week: int | None
+    sessions_prescribed_this_week: int | None
+    load_change: float | None = Field(
+        description="Load of the last finished week against the week before (0.2 = +20 %); None when not comparable"
+    )
+
+
+class PatientDaysOut(BaseModel):
+    """Per day from a Monday to today, beside ``LoadOut.days``: heart-rate load and pain around the sessions."""
+
+    days: list[date]
+    sessions: list[int] = Field(description="Finished sessions that day")
+    trimp_banister: list[float | None] = Field(description="Σ Banister TRIMP of the day's sessions; null: none")
+    trimp_edwards: list[float | None] = Field(description="Σ Edwards TRIMP of the day's sessions; null: none")
+    pain_during: list[float | None] = Field(description="Worst pain during the day's sessions, 0-10")
+    pain_after: list[float | None] = Field(description="Worst pain after the day's sessions, 0-10")
+    pain_next_morning: list[float | None] = Field(description="Pain the morning after a session day, 0-10")

@@ -1,4 +1,4 @@
-"""Request dependencies: the store the app was created with, and one ORM session per request."""
+"""Request dependencies: the store the app was created with, one ORM session per request, the live feed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from monitor.livefeed import LiveFeed
 from monitor.store import Store
 
 
@@ -25,3 +26,11 @@ def get_db(store: StoreDep) -> Iterator[Session]:
 
 
 DbDep = Annotated[Session, Depends(get_db)]
+
+
+def get_live_feed(request: Request) -> LiveFeed:
+    feed: LiveFeed = request.app.state.live_feed
+    return feed
+
+
+LiveFeedDep = Annotated[LiveFeed, Depends(get_live_feed)]

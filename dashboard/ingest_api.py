@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from dashboard.deps import DbDep, StoreDep
+from dashboard.deps import DbDep, LiveFeedDep, StoreDep
 from monitor.ingest.apply import Hub, apply_batch
 from monitor.ingest.hubs import hub_for_token
 from monitor.ingest.wire import IngestAccepted, IngestBatch
@@ -34,9 +34,9 @@ HubDep = Annotated[Hub, Depends(current_hub)]
 
 
 @router.post("/api/ingest", tags=["ingest"])
-def ingest(batch: IngestBatch, store: StoreDep, hub: HubDep) -> IngestAccepted:
+def ingest(batch: IngestBatch, store: StoreDep, hub: HubDep, live: LiveFeedDep) -> IngestAccepted:
     """Apply a hub's messages in order; safe to send again after any failure."""
-    return IngestAccepted(applied=apply_batch(store, hub, batch.messages))
+    return IngestAccepted(applied=apply_batch(store, hub, batch.messages, live=live))
 
 
 @router.get(

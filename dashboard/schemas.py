@@ -73,3 +73,72 @@ class HeartRateSeries(BaseModel):
 
     t_s: list[int] = Field(description="Whole seconds since the Unix epoch, one per second.")
     bpm: list[float | None] = Field(description="Heart rate at each second; null where there was none (a gap).")
+
+
+class ZoneOut(BaseModel):
+    name: str = Field(
+        description="ACSM band by % heart-rate reserve: very_light, light, moderate, vigorous, near_maximal."
+    )
+    lower_bpm: float
+    upper_bpm: float | None = Field(description="None for the top band.")
+    seconds: float = Field(description="Seconds of the session's 1 Hz heart rate in the band.")
+
+
+class Alpha1Trace(BaseModel):
+    """DFA α1 over the last 2 minutes of corrected beats, every 5 s."""
+
+    t_s: list[float] = Field(description="Window ends, seconds since the Unix epoch.")
+    alpha1: list[float | None]
+
+
+class CadenceOut(BaseModel):
+    t_s: list[float] = Field(description="Start of each whole minute, seconds since the Unix epoch.")
+    spm: list[float] = Field(description="Steps in that minute.")
+
+
+class SetOut(BaseModel):
+    number: int
+    start_s: float = Field(description="Seconds since the Unix epoch.")
+    end_s: float
+    reps: int
+    time_under_tension_s: float
+    rest_before_s: float | None
+
+
+class GapOut(BaseModel):
+    start_s: float = Field(description="First second without a valid heart rate, since the Unix epoch.")
+    duration_s: float
+
+
+class SelfReportOut(BaseModel):
+    pain_before: float | None
+    pain_during: float | None
+    pain_after: float | None
+    effort_cr10: float | None
+    red_flags: list[str]
+    reported_at: datetime | None
+
+
+class SessionTraces(BaseModel):
+    """Everything the session page draws besides the raw signals, computed from the stored session."""
+
+    heart_rate: HeartRateSeries
+    ceiling_bpm: float | None = Field(description="The heart-rate ceiling prescribed on the session's day.")
+    zones: list[ZoneOut] = Field(description="Empty without the patient's rest and max heart rate.")
+    alpha1: Alpha1Trace | None = Field(description="None with too few beats or more than 5 % corrected.")
+    cadence: CadenceOut | None = Field(description="Walking sessions analysed since cadence was kept.")
+    sets: list[SetOut] | None = Field(description="Strength sessions.")
+    gaps: list[GapOut] = Field(description="Runs of at least 5 s without a valid heart rate.")
+    report: SelfReportOut | None
+
+
+class DecimatedSignal(BaseModel):
+    """One channel of a raw signal, min and max per time bucket (every peak the full data has)."""
+
+    signal: str
+    channel: str
+    unit: str
+    bucket_ns: int
+    t_ns: list[int] = Field(description="Start of each bucket that has samples, ns since the Unix epoch.")
+    min: list[float]
+    max: list[float]

@@ -21,13 +21,14 @@ import numpy as np
 from bleak import BleakScanner
 from sqlalchemy.orm import Session
 
-from drivers.devices import PolarH10
+from drivers.devices import PolarH10, ReconnectPolicy
 from drivers.virtual import Replay, VirtualPolarH10, backend_classes
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
 from monitor.live import record_session
+from monitor.livefeed import LiveFeed
 from monitor.replay import replay_capture
 from monitor.sinks import PatientInStore
-from monitor.store import Clinician, Patient, Store
+from monitor.store import Clinician, Patient, Store, TrainingSession
 from monitor.store.clinical import (
     add_prescription,
     assess_patient,
@@ -207,6 +208,11 @@ DEMO_PATIENTS = (
 )
 
 
+LIVE_LANES = (("p-3f7a21", "p-8c04d9"), ("p-b61e5c",))
+"""Who trains live in the demo, two at once so the live view shows a group: the walkers
+(Ingrid Madsen, Lars Holm) take turns beside the strength patient (Sofie Berg)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedSession:
     day: date
@@ -337,7 +343,7 @@ async def seed_demo_clinic(
     History starts on the Monday ``weeks`` weeks before this one. Week by week, the
     sessions are recorded with their reports, then the clinician answers the week's
     advice, so each week's sessions are judged against the prescription then in force;
-    this week's advice is left to the user.
+    last week's advice is left to the user, as a clinician finds it on a Monday.
     """
     first = week_start(today) - timedelta(weeks=weeks)
     plans = [
@@ -378,38 +384,84 @@ async def seed_demo_clinic(
                 done += 1
                 if progress:
                     progress(done, total)
-            if week < weeks:
+            if week < weeks - 1:
                 with store.session() as db:
                     _decide(db, patient, demo, clinician=clinician, first=first, week=week, tz=store.tz)
                     db.commit()
     return patients
 
 
-async def run_live_sessions(store: Store, patients: list[Patient], *, started: asyncio.Event | None = None) -> None:
-    """Patients training now, one after the other, each wearing a virtual Polar H10.
+async def run_live_sessions(
+    store: Store, patients: list[Patient], *, live: LiveFeed | None = None, started: asyncio.Event | None = None
+) -> None:
+    """Patients training now, two at once (:data:`LIVE_LANES`), each wearing a virtual Polar H10.
 
-    The strap replays a bundled capture in real time over Bumble's virtual link, and the
+    The straps replay bundled captures in real time over Bumble's virtual link, and each
     session is recorded exactly as from a real strap: bleak, the H10 driver, the live
-    recorder. ``started`` is set when the first of them is being recorded.
+    recorder, shown as it goes on ``live`` (the dashboard's live view). ``started`` is set
+    when the first of them is being recorded.
+    """
+    by_pseudonym = {patient.pseudonym: patient for patient in patients}
+    demos = {demo.pseudonym: demo for demo in DEMO_PATIENTS}
+    await asyncio.gather(
+        *(
+            _train_in_turn(store, [(by_pseudonym[p], demos[p]) for p in lane], strap=n, live=live, started=started)
+            for n, lane in enumerate(LIVE_LANES)
+        )
+    )
+
+
+async def _train_in_turn(
+    store: Store,
+    lane: list[tuple[Patient, DemoPatient]],
+    *,
+    strap: int,
+    live: LiveFeed | None,
+    started: asyncio.Event | None,
+) -> None:
+    """The lane's patients one after the other, each in their first kind of session, on strap number ``strap``."""
+    for patient, demo in itertools.cycle(lane):
+        kind = demo.kinds[0]
+        h10 = VirtualPolarH10(
+            Replay.from_capture(CAPTURES[kind]),
+            at_end="stop",
+            name=f"Polar H10 0A1B2C{0x3D + strap:02X}",
+            address=f"C0:DE:00:0A:1B:{0x2C + strap:02X}",
+        )
+        await train_live(store, patient.id, kind, h10, live=live, started=started)
+
+
+async def train_live(
+    store: Store,
+    patient_id: int,
+    kind: str,
+    h10: VirtualPolarH10,
+    *,
+    live: LiveFeed | None = None,
+    duration_s: float | None = None,
+    started: asyncio.Event | None = None,
+    policy: ReconnectPolicy | None = None,
+) -> TrainingSession:
+    """One session recorded live from the virtual ``h10`` (powered on here), for its replay's length by default.
+
+    Recorded exactly as from a real strap: bleak, the H10 driver (with ``policy``), the live
+    recorder, shown as it goes on ``live``.
     """
     client, scanner = backend_classes()
-    for patient, demo in itertools.cycle(zip(patients, DEMO_PATIENTS, strict=True)):
-        kind = demo.kinds[0]
-        replay = Replay.from_capture(CAPTURES[kind])
-        assert replay.acc is not None
-        async with VirtualPolarH10(replay, at_end="stop") as strap:
-            device = await BleakScanner.find_device_by_name(strap.name, backend=scanner)
-            if device is None:
-                raise RuntimeError(f"the virtual {strap.name} is not advertising")
-            driver = PolarH10(device, backend=client, acc_rate_hz=int(replay.acc.sample_rate_hz))
-            await record_session(
-                PatientInStore(store, patient.id),
-                [driver],
-                kind=kind,
-                duration_s=replay.items[-1].t_ns / 1e9,
-                source="live, from a virtual Polar H10 replaying a bundled capture",
-                started=started,
-            )
+    acc = h10.replay.acc
+    assert acc is not None
+    async with h10:
+        device = await BleakScanner.find_device_by_name(h10.name, backend=scanner)
+        if device is None:
+            raise RuntimeError(f"the virtual {h10.name} is not advertising")
+        return await record_session(
+            PatientInStore(store, patient_id, live=live),
+            [PolarH10(device, backend=client, acc_rate_hz=int(acc.sample_rate_hz), policy=policy)],
+            kind=kind,
+            duration_s=duration_s if duration_s is not None else h10.replay.items[-1].t_ns / 1e9,
+            source="live, from a virtual Polar H10 replaying a bundled capture",
+            started=started,
+        )
 
 
 def fresh_demo_database(data_dir: Path) -> str:

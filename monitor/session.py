@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from drivers.readings import AccelerationBatch, EcgBatch, HeartRateReading, PpiBatch, Reading
 from monitor.clock import BeatClock, ClockAlignment
-from monitor.sinks import SessionChunk, SessionSink, SessionTarget
+from monitor.sinks import SessionChunk, SessionObserver, SessionSink, SessionTarget
 
 MAX_STORED_PROBLEMS = 100
 """Problems beyond this many are counted but not each written down."""
@@ -50,8 +50,12 @@ class _ChunkBuffer:
 class SessionRecorder(Generic[ResultT]):
     """Records one session into a sink; :meth:`start` begins one."""
 
-    def __init__(self, sink: SessionSink[ResultT], started_at_ns: int) -> None:
+    def __init__(
+        self, sink: SessionSink[ResultT], started_at_ns: int, *, observer: SessionObserver | None = None
+    ) -> None:
         self.sink = sink
+        self.observer = observer
+        """Told of every reading and link event as it comes (the live view); None: nobody watches."""
         self.started_at_ns = started_at_ns
         self.last_t_ns = started_at_ns
         self.problem_count = 0
@@ -68,10 +72,12 @@ class SessionRecorder(Generic[ResultT]):
     ) -> SessionRecorder[ResultT]:
         """A new session of ``target`` (a patient in the store, or on a hub's server)."""
         sink = target.start_session(kind=kind, started_at_ns=started_at_ns, source=source, devices=devices)
-        return SessionRecorder(sink, started_at_ns)
+        return SessionRecorder(sink, started_at_ns, observer=sink.observer)
 
     def consume(self, reading: Reading) -> None:
         self.last_t_ns = max(self.last_t_ns, reading.t_host_ns)
+        if self.observer is not None:
+            self.observer.reading(reading)
         if isinstance(reading, HeartRateReading):
             self._consume_heart_rate(reading)
         elif isinstance(reading, AccelerationBatch | EcgBatch):
@@ -114,6 +120,8 @@ class SessionRecorder(Generic[ResultT]):
     def report_event(self, kind: str, message: str, *, t_ns: int | None = None) -> None:
         """Keep something the session should say about its data, e.g. a link gap."""
         self.sink.event(kind, message, t_ns=t_ns)
+        if self.observer is not None:
+            self.observer.event(kind, t_ns)
 
     def report_problem(self, message: str, *, t_ns: int | None = None) -> None:
         """Count a notification that could not be used, and keep its description.
@@ -158,6 +166,8 @@ class SessionRecorder(Generic[ResultT]):
 
     def finish(self, *, status: str = "complete", ended_at_ns: int | None = None) -> ResultT:
         """Hand on what is buffered and end the session; the store's sink returns its row."""
+        if self.observer is not None:  # off the live view at once, not after the analysis
+            self.observer.finished(status)
         for (signal, device, _), buffer in self._buffers.items():
             self._flush(signal, device, buffer)
         if self.problem_count != self._written_problem_count:

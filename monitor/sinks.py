@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,10 @@ from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
 from monitor.store.clinical import write_session_load
 from monitor.store.signals import Chunk
 
+if TYPE_CHECKING:
+    from drivers.readings import Reading
+    from monitor.livefeed import LiveFeed
+
 logger = logging.getLogger(__name__)
 
 CHUNK_SPAN_NS = 5_000_000_000
@@ -36,7 +40,7 @@ on the wall clock when their chunk is stored, with the best estimate then; over 
 estimate is within a ms of its final value, over 1 s up to ~15 ms off (tests/test_replay.py)."""
 STREAM_CHUNK_SPAN_NS = 1_000_000_000
 """A hub hands the server its signals once a second, so the clinic's live view keeps up."""
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 """Bump when the batch analysis changes what it writes, so stale rows can be recomputed."""
 
 
@@ -58,9 +62,21 @@ class SessionChunk:
 ResultT_co = TypeVar("ResultT_co", covariant=True)
 
 
+class SessionObserver(Protocol):
+    """Watches a session while it is recorded (the clinic's live view); every call must return at once."""
+
+    def reading(self, reading: Reading) -> None: ...
+
+    def event(self, kind: str, t_ns: int | None = None) -> None: ...
+
+    def finished(self, status: str) -> None: ...
+
+
 class SessionSink(Protocol[ResultT_co]):
     chunk_span_ns: int
     """How much of a signal the recorder gathers before it hands it on."""
+    observer: SessionObserver | None
+    """Told of every reading as it arrives, when the session is watched live where it is recorded."""
 
     def append(self, chunks: Sequence[SessionChunk]) -> None: ...
 
@@ -92,9 +108,11 @@ class PatientInStore:
     store: Store
     patient_id: int
     chunk_span_ns: int = CHUNK_SPAN_NS
+    live: LiveFeed | None = None
+    """Set for sessions recorded live beside the dashboard: its live view shows them as they go."""
 
     def start_session(self, *, kind: str, started_at_ns: int, source: str, devices: str) -> StoreSink:
-        return StoreSink.create(
+        sink = StoreSink.create(
             self.store,
             patient_id=self.patient_id,
             kind=kind,
@@ -103,6 +121,9 @@ class PatientInStore:
             devices=devices,
             chunk_span_ns=self.chunk_span_ns,
         )
+        if self.live is not None:
+            sink.observer = self.live.watch(self.store, sink.session_id)
+        return sink
 
 
 class StoreSink:
@@ -115,6 +136,7 @@ class StoreSink:
         self.session_id = session_id
         self.started_at_ns = started_at_ns
         self.chunk_span_ns = chunk_span_ns
+        self.observer: SessionObserver | None = None
         dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
         self._insert_event = dialect.insert(SessionEvent).on_conflict_do_nothing(index_elements=["session_id", "seq"])
 

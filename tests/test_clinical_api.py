@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers import sign_in
 
 from dashboard import create_app
 from dashboard.clinical_schemas import RedFlag
+from monitor.settings import Settings
 from monitor.store import Clinician, Patient, SessionAnalysis, Store, TrainingSession
 from monitor.store.clinical import week_start
 from monitor.tolerance.reports import RED_FLAG_QUESTIONS
@@ -38,7 +40,10 @@ def client(tmp_path: Any) -> Iterator[TestClient]:
         db.flush()
         db.add(Patient(pseudonym="p-api01", display_name="Test Patient", clinician_id=clinician.id))
         db.commit()
-    with TestClient(create_app(store)) as test_client:
+        clinician_id = clinician.id
+    app = create_app(store, settings=Settings(data_dir=tmp_path))
+    with TestClient(app, base_url="https://testserver") as test_client:
+        sign_in(test_client, clinician_id=clinician_id)
         yield test_client
     store.close()
 

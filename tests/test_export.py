@@ -118,7 +118,7 @@ def enrich(store: Store, session_id: int) -> None:
 
 
 def seeded(store: Store, backend: str) -> Clinic:
-    asyncio.run(seed_demo_clinic(store, today=date(2026, 11, 4), weeks=1))
+    asyncio.run(seed_demo_clinic(store, today=date(2026, 11, 4), weeks=2))  # week 1 decided
     with store.session() as db:
         session_id = db.scalars(
             select(TrainingSession.id)

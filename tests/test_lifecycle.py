@@ -238,8 +238,8 @@ def test_retention_deletes_the_raw_signals_before_the_cutoff_and_marks_each_sess
         rows_after = table_rows(db)
         events = retention_events(db)
         audit_rows = audit(db)
-        detail = session_detail(db, scene.old)
-        chart = heart_rate_series(clinic.store, db, scene.old)
+        detail = session_detail(db.get_one(TrainingSession, scene.old))
+        chart = heart_rate_series(clinic.store, scene.old)
     # Summaries, analyses, loads, reports, prescriptions: every row is as it was.
     for table, rows in rows_before.items():
         if table not in ("session_event", "audit_event"):

@@ -14,11 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.analysis.acceleration import resample_acc
-from monitor.analysis.dfa import dfa_alpha1, hrvt1_bpm
+from monitor.analysis.dfa import dfa_alpha1, dfa_alpha1_windows, hrvt1_bpm
 from monitor.analysis.intensity import MAD_CUTPOINTS_MG, intensity_minutes, mad_epochs
 from monitor.analysis.reps import segment_sets
 from monitor.analysis.rr import MAX_ARTIFACT_FRACTION, correct_rr, hrv
-from monitor.analysis.steps import count_steps, minutes_at_cadence, walking_bouts
+from monitor.analysis.steps import cadence_spm, count_steps, minutes_at_cadence, walking_bouts
 
 ANALYSIS_RATE_HZ = 50.0
 """Steps, repetitions and intensity live below 5 Hz; 50 Hz keeps every method's band and
@@ -44,6 +44,8 @@ class ActivityAnalysis:
     walking_s: float | None = None
     """Time within walking bouts."""
     minutes_at_100_spm: int | None = None
+    cadence_spm: tuple[float, ...] | None = None
+    """Steps per minute in each whole minute from the first sample (walking)."""
     sets: tuple[SetSummary, ...] | None = None
     moderate_or_vigorous_min: float | None = None
     """Whole MAD epochs at moderate or vigorous intensity (hip cut-points, Vähä-Ypyä 2015)."""
@@ -80,6 +82,7 @@ def analyse_activity(*, kind: str, t_s: npt.ArrayLike, acc_mg: npt.ArrayLike) ->
             steps=steps.count,
             walking_s=float(sum(b.end_s - b.start_s for b in bouts)),
             minutes_at_100_spm=minutes_at_cadence(steps.times_s, duration_s=duration_s),
+            cadence_spm=tuple(cadence_spm(steps.times_s, duration_s=duration_s)[1].tolist()),
             moderate_or_vigorous_min=active_min,
         )
     sets = tuple(
@@ -134,3 +137,18 @@ def analyse_heart(*, rr_ms: npt.ArrayLike) -> HeartAnalysis:
         alpha1=None if np.isnan(alpha) else float(alpha),
         hrvt1_bpm=hrvt1_bpm(corrected),
     )
+
+
+def alpha1_trace(*, rr_ms: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """DFA α1 over the last 2 minutes of corrected beats, every 5 s: (window end in s from the first beat, α1).
+
+    The same correction and the same artifact limit as :func:`analyse_heart`: with more than
+    5 % of beats corrected the trace is withheld (None), as the session's α1 is.
+    """
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    if len(rr) < MIN_BEATS_FOR_HRV:
+        return None
+    correction = correct_rr(rr)
+    if correction.artifact_fraction > MAX_ARTIFACT_FRACTION:
+        return None
+    return dfa_alpha1_windows(correction.rr_ms)

@@ -14,7 +14,9 @@ from rich.progress import Progress
 
 from monitor.cli.common import app, console, fail
 from monitor.composites import build_bundled_captures
-from monitor.demo import DEMO_CLINICIAN, fresh_demo_database, run_live_sessions, seed_demo_clinic
+from monitor.demo import fresh_demo_database, run_live_sessions, seed_demo_clinic
+from monitor.demo_accounts import create_demo_accounts
+from monitor.livefeed import LiveFeed
 from monitor.recordings import default_recordings_dir
 from monitor.settings import Settings
 from monitor.store import Store
@@ -36,7 +38,12 @@ def serve(
     settings = Settings()
     store = Store.from_settings(settings)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host=host or settings.host, port=port or settings.port, log_level="info")
+        uvicorn.Config(
+            create_app(store, settings=settings),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
     )
 
     async def run() -> None:
@@ -98,12 +105,18 @@ def demo(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         )
+    accounts = create_demo_accounts(store)
     url = f"http://{settings.host}:{port}"
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host=settings.host, port=port, log_level="warning"))
+    feed = LiveFeed()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(store, settings=settings, live_feed=feed), host=settings.host, port=port, log_level="warning"
+        )
+    )
 
     async def run() -> None:
         started = asyncio.Event()
-        live = asyncio.create_task(run_live_sessions(store, patients, started=started))
+        live = asyncio.create_task(run_live_sessions(store, patients, live=feed, started=started))
         # Announce the clinic only once a patient is training, so the first page shown has them live.
         waiting = asyncio.create_task(started.wait())
         await asyncio.wait([live, waiting], return_when=asyncio.FIRST_COMPLETED)
@@ -111,13 +124,16 @@ def demo(
             waiting.cancel()
             live.result()  # raises what stopped the live session from starting
         console.print(f"\n[bold green]Dosis demo[/] at [link={url}]{url}[/link]  ({store.url})")
+        for login in accounts.logins:
+            console.print(f"Sign in as {login.who}: [bold]{login.email}[/], password [bold]{login.password}[/]")
+        for patient in accounts.patient_codes:
+            console.print(
+                f"Patient {patient.display_name} ({patient.pseudonym}) signs in with code [bold]{patient.code}[/]: "
+                f"{url}/signin?code={patient.code}"
+            )
         console.print(
-            "Login: sign-in is not enforced yet in this build (a placeholder until real accounts arrive); "
-            f"the demo clinician is {DEMO_CLINICIAN.display_name}, {DEMO_CLINICIAN.email}."
-        )
-        console.print("Patients: " + ", ".join(f"{p.display_name} ({p.pseudonym})" for p in patients))
-        console.print(
-            "A patient is training now, wearing a virtual Polar H10." + ("" if duration else " Stop with Ctrl-C.")
+            f"Two patients are training now, each wearing a virtual Polar H10: watch them at {url}/live."
+            + ("" if duration else " Stop with Ctrl-C.")
         )
         stopper = (
             asyncio.get_running_loop().call_later(duration, setattr, server, "should_exit", True) if duration else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import numpy as np
@@ -18,6 +19,9 @@ from monitor.ingest.wire import ChunkMessage, EndMessage, EventMessage, IngestMe
 from monitor.sinks import SessionChunk, StoreSink
 from monitor.store import Device, Patient, Store, TrainingSession
 from monitor.store.audit import record_audit
+
+if TYPE_CHECKING:
+    from monitor.livefeed import LiveFeed
 
 
 class IngestRejected(Exception):
@@ -37,8 +41,10 @@ class Hub:
     name: str
 
 
-def apply_batch(store: Store, hub: Hub, messages: Sequence[IngestMessage]) -> int:
+def apply_batch(store: Store, hub: Hub, messages: Sequence[IngestMessage], *, live: LiveFeed | None = None) -> int:
     """Apply ``messages`` in order; returns how many. Signals are flushed before it returns.
+
+    ``live``: the live view of this server, which is shown the sessions as their messages arrive.
 
     Raises :class:`IngestRejected` at the first message that cannot be applied (those before
     it are applied), and lets a database outage through (``SignalStoreUnavailable``,
@@ -48,7 +54,8 @@ def apply_batch(store: Store, hub: Hub, messages: Sequence[IngestMessage]) -> in
     for message in messages:
         if message.session not in sinks:
             sinks[message.session] = _open(store, hub, message)
-        sink, live = sinks[message.session]
+        sink, running = sinks[message.session]
+        watch = live.watch(store, sink.session_id) if live is not None and running else None
         if isinstance(message, ChunkMessage):
             chunk = SessionChunk(
                 message.signal, message.device, np.asarray(message.t_ns, np.int64), np.asarray(message.values)
@@ -57,11 +64,17 @@ def apply_batch(store: Store, hub: Hub, messages: Sequence[IngestMessage]) -> in
                 sink.append([chunk])
             except ValueError as error:  # samples the signal's storage cannot hold
                 raise IngestRejected(422, f"chunk of {message.signal}: {error}") from error
+            if watch is not None:
+                watch.chunk(chunk)
         elif isinstance(message, EventMessage):
             sink.event(message.kind, message.message, t_ns=message.t_ns, seq=message.seq)
+            if watch is not None:
+                watch.event(message.kind, message.t_ns)
         elif isinstance(message, ProblemsMessage):
             sink.problem_count(message.count)
-        elif isinstance(message, EndMessage) and live:
+        elif isinstance(message, EndMessage) and running:
+            if watch is not None:
+                watch.finished(message.status)
             sink.finish(status=message.status, ended_at_ns=message.ended_at_ns)
             sinks[message.session] = (sink, False)
     store.signals.flush()

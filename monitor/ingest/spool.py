@@ -29,7 +29,7 @@ from typing import IO
 import numpy as np
 
 from monitor.ingest.wire import ChunkMessage, EndMessage, EventMessage, IngestMessage, ProblemsMessage, StartMessage
-from monitor.sinks import STREAM_CHUNK_SPAN_NS, SessionChunk
+from monitor.sinks import STREAM_CHUNK_SPAN_NS, SessionChunk, SessionObserver
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -238,6 +238,9 @@ class Spool:
 
 class SpoolSink:
     """A session on a hub: a :class:`~monitor.sinks.SessionSink` that writes to the spool."""
+
+    observer: SessionObserver | None = None
+    """None: a hub's sessions are watched live on the server, as their chunks arrive there."""
 
     def __init__(self, spool: Spool, uid: str, lock: IO[bytes], chunk_span_ns: int) -> None:
         self.spool = spool

@@ -126,23 +126,38 @@ def heart_rate_limits(profile: ClinicalProfile | None, *, on: date) -> tuple[flo
     return profile.hr_rest_bpm, hr_max
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeartRateLimits:
+    """A patient's heart-rate limits on one day: rest and max from the profile, the prescribed ceiling."""
+
+    hr_rest_bpm: float | None
+    hr_max_bpm: float | None
+    ceiling_bpm: float | None
+
+
+def heart_rate_limits_on(db: Session, patient_id: int, day: date) -> HeartRateLimits:
+    """The limits on ``day``: the profile then, and the prescription in force that day."""
+    hr_rest, hr_max = heart_rate_limits(db.get(ClinicalProfile, patient_id), on=day)
+    version = in_force(prescription_versions(db, patient_id), day)
+    ceiling = (
+        prescription_from_json(version.fields).ceiling_bpm(hr_rest_bpm=hr_rest, hr_max_bpm=hr_max) if version else None
+    )
+    return HeartRateLimits(hr_rest, hr_max, ceiling)
+
+
 def write_session_load(
     db: Session, session: TrainingSession, hr_1hz_bpm: npt.ArrayLike, *, tz: tzinfo
 ) -> SessionLoadRow:
     """TRIMP and time above the ceiling prescribed on the session's day, as far as the profile allows."""
     hr = np.asarray(hr_1hz_bpm, dtype=np.float64)
-    day = session.started_at.astimezone(tz).date()
+    limits = heart_rate_limits_on(db, session.patient_id, session.started_at.astimezone(tz).date())
     profile = db.get(ClinicalProfile, session.patient_id)
-    hr_rest, hr_max = heart_rate_limits(profile, on=day)
-    version = in_force(prescription_versions(db, session.patient_id), day)
-    ceiling = (
-        prescription_from_json(version.fields).ceiling_bpm(hr_rest_bpm=hr_rest, hr_max_bpm=hr_max) if version else None
-    )
+    ceiling = limits.ceiling_bpm
     load = session_load(
         duration_min=(session.duration_s or 0) / 60,
         hr_1hz_bpm=hr,
-        hr_rest_bpm=hr_rest,
-        hr_max_bpm=hr_max,
+        hr_rest_bpm=limits.hr_rest_bpm,
+        hr_max_bpm=limits.hr_max_bpm,
         sex=profile.sex if profile else None,
         ceiling_bpm=ceiling,
     )
