@@ -26,6 +26,7 @@ from dashboard import (
     session_pages,
     sign_in,
 )
+from dashboard.access_log import keep_personal_data_out_of_the_access_log
 from dashboard.auth import FailedAttempts, NotSignedIn, csrf_protect
 from dashboard.queries import NotFoundError
 from monitor.ingest.apply import IngestRejected
@@ -53,6 +54,7 @@ def create_app(store: Store, *, settings: Settings | None = None, live_feed: Liv
     recorder), and those hubs stream here; default: only the hubs'.
     """
     settings = settings or Settings()
+    keep_personal_data_out_of_the_access_log()
     app = FastAPI(
         title="Dosis dashboard",
         summary="Training sessions of exercise-therapy patients.",

@@ -83,6 +83,7 @@ def _clinician_session(
             )
             raise SignInRefused(status.HTTP_429_TOO_MANY_REQUESTS, locked % {"minutes": minutes}, minutes * 60)
         raise SignInRefused(status.HTTP_401_UNAUTHORIZED, _("Wrong email or password."))
+    _end_previous_session(db, request, settings)
     token = open_session(db, now=now, limits=session_limits(settings, "clinician"), clinician=outcome.clinician)
     record_audit(db, actor=f"clinician:{outcome.clinician.id}", action="sign-in", patient_pseudonym=None, detail="")
     db.commit()
@@ -101,6 +102,7 @@ def _patient_session(
             status.HTTP_401_UNAUTHORIZED,
             _("That code does not work. Check it, or ask your physiotherapist for a new one."),
         )
+    _end_previous_session(db, request, settings)
     token = open_session(db, now=datetime.now(UTC), limits=session_limits(settings, "patient"), sign_in=sign_in)
     pseudonym = db.get_one(Patient, sign_in.patient_id).pseudonym
     record_audit(db, actor=f"patient:{pseudonym}", action="sign-in", patient_pseudonym=pseudonym, detail="")
@@ -181,11 +183,21 @@ def logout_form(request: Request, db: DbDep, settings: SettingsDep, user: Option
 
 
 def _end(request: Request, db: Session, settings: Settings, response: Response) -> None:
+    _end_previous_session(db, request, settings)
+    db.commit()
+    clear_session_cookie(response, settings)
+
+
+def _end_previous_session(db: Session, request: Request, settings: Settings) -> None:
+    """End the session this browser's cookie names, if any: a sign-in always starts a new one.
+
+    A new session token on every sign-in (never one the browser brought along) is what keeps a
+    session fixed by someone else, or left by the previous user of a shared computer, from
+    becoming the new user's.
+    """
     token = request.cookies.get(session_cookie_name(settings))
     if token:
         end_session(db, token)
-        db.commit()
-    clear_session_cookie(response, settings)
 
 
 def _home(user: SignedIn) -> str:

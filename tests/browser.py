@@ -51,10 +51,10 @@ def browser(playwright: Playwright, browser_type_launch_args: dict[str, Any]) ->
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
+def serve(app: ASGIApp, *, log_level: str = "warning") -> Iterator[str]:
     """``app`` on a free loopback port for the duration; yields its base URL."""
     # ws="none": the dashboard has no websockets, and uvicorn's websockets backends warn.
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level=log_level, ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
