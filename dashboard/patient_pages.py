@@ -2,7 +2,7 @@
 
 Every answer is a radio button in a plain form that posts back here. The server then redirects
 to the page again (a reload does not post twice), or shows it with the answers as given and
-what to fix (422). The progress chart is SVG drawn here, with a table of the same numbers.
+what to fix (422). The progress chart is SVG laid out by dashboard/progress_chart.py, with a table of the same numbers.
 What the pages read and save is ``dashboard.patient_self_api``'s, as the JSON API does.
 """
 
@@ -29,7 +29,6 @@ from dashboard.patient_self_api import (
     TREND_EARLIER_WEEKS,
     TREND_RECENT_WEEKS,
     OwnSession,
-    WeekProgressOut,
     me,
     morning_out,
     morning_row,
@@ -38,6 +37,7 @@ from dashboard.patient_self_api import (
     save_own_session_report,
     today_in,
 )
+from dashboard.progress_chart import sessions_chart
 from dashboard.queries import NotFoundError
 from monitor.store import Patient, Store, TrainingSession
 from monitor.tolerance.reports import MAX_WEIGHT_KG, RED_FLAG_QUESTIONS
@@ -244,65 +244,6 @@ def _shown(report: BaseModel | None, names: Sequence[str], form: BaseModel | Non
     shown = {name: "" if value is None else _value(value) for name, value in saved.items()}
     posted = {name: str(getattr(form, name, "")).strip() for name in names}
     return shown | {name: text for name, text in posted.items() if text}
-
-
-CHART_WIDTH, CHART_HEIGHT = 320, 150
-CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 28, 4, 10, 24
-MAX_TICKS = 5
-
-
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    height: float
-    target_y: float | None
-    """Where the prescribed number of sessions is; None without a prescription."""
-    week: WeekProgressOut
-
-
-@dataclass(frozen=True)
-class Tick:
-    y: float
-    value: int
-
-
-@dataclass(frozen=True)
-class SessionsChart:
-    """Sessions a week as bars, the prescribed number as a dashed line over each, in SVG user units."""
-
-    bars: tuple[Bar, ...]
-    ticks: tuple[Tick, ...]
-    bar_width: float
-    label_y: float
-    width: int = CHART_WIDTH
-    height: int = CHART_HEIGHT
-    plot_left: int = CHART_LEFT
-    plot_right: int = CHART_WIDTH - CHART_RIGHT
-
-
-def sessions_chart(weeks: Sequence[WeekProgressOut]) -> SessionsChart:
-    highest = max([1, *(w.sessions_done for w in weeks), *(w.sessions_prescribed or 0 for w in weeks)])
-    plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
-    slot = (CHART_WIDTH - CHART_LEFT - CHART_RIGHT) / len(weeks)
-    baseline = CHART_TOP + plot_height
-
-    def y(value: float) -> float:
-        return round(baseline - value * plot_height / highest, 1)
-
-    bars = tuple(
-        Bar(
-            x=round(CHART_LEFT + i * slot + slot * 0.15, 1),
-            y=y(week.sessions_done),
-            height=round(baseline - y(week.sessions_done), 1),
-            target_y=None if week.sessions_prescribed is None else y(week.sessions_prescribed),
-            week=week,
-        )
-        for i, week in enumerate(weeks)
-    )
-    step = math.ceil(highest / MAX_TICKS)
-    ticks = tuple(Tick(y(value), value) for value in range(0, highest + 1, step))
-    return SessionsChart(bars, ticks, round(slot * 0.7, 1), CHART_HEIGHT - 6)
 
 
 def _page(request: Request, name: str, context: Mapping[str, Any], status_code: int) -> HTMLResponse:

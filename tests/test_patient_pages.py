@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from dashboard import create_app
 from dashboard.clinical_schemas import RedFlag
-from dashboard.patient_pages import RED_FLAG_NAMES, RED_FLAG_TEXTS, RedFlagAnswers, sessions_chart
-from dashboard.patient_self_api import PROGRESS_WEEKS, WeekProgressOut
+from dashboard.patient_pages import RED_FLAG_NAMES, RED_FLAG_TEXTS, RedFlagAnswers
+from dashboard.patient_self_api import PROGRESS_WEEKS
 from monitor.settings import Settings
 from monitor.store import Clinician, Patient, Store, TrainingSession
 from monitor.store.clinical import add_prescription, save_session_report, week_start
@@ -446,27 +446,6 @@ def test_the_chart_is_an_image_with_a_name_and_a_table(client: TestClient, clini
     assert "style=" not in svg  # the page's Content-Security-Policy refuses inline styles
     table = page[page.index('<details id="progress-table">') : page.index("</details>")]
     assert table.count("<tr>") == PROGRESS_WEEKS + 1  # and the heading row
-
-
-def test_the_chart_scales_bars_and_the_plan_to_the_highest_week() -> None:
-    weeks = [
-        WeekProgressOut(
-            start=THIS_MONDAY - timedelta(weeks=2), sessions_done=0, sessions_prescribed=None, pain_after_mean=None
-        ),
-        WeekProgressOut(
-            start=THIS_MONDAY - timedelta(weeks=1), sessions_done=2, sessions_prescribed=4, pain_after_mean=None
-        ),
-        WeekProgressOut(start=THIS_MONDAY, sessions_done=4, sessions_prescribed=4, pain_after_mean=None),
-    ]
-    chart = sessions_chart(weeks)
-    empty, half, full = chart.bars
-    assert empty.height == 0
-    assert empty.target_y is None
-    assert full.height == pytest.approx(2 * half.height, abs=0.1)
-    assert full.target_y == full.y == half.target_y  # the plan line at the top of a week that met it
-    assert [tick.value for tick in chart.ticks] == [0, 1, 2, 3, 4]
-    assert chart.ticks[-1].y == full.y
-    assert empty.x < half.x < full.x
 
 
 def test_the_red_flag_questions_are_those_of_the_model() -> None:
