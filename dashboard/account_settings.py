@@ -28,7 +28,7 @@ from dashboard.auth import (
 from dashboard.deps import DbDep
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, gettext_for
 from dashboard.pages import FormError
-from dashboard.schemas import ErrorDetail
+from dashboard.schemas import Unprocessable
 from dashboard.templating import render
 from monitor.settings import Settings
 from monitor.store import Clinician, Patient
@@ -49,7 +49,7 @@ api = APIRouter(tags=["accounts"])
 
 UNPROCESSABLE = status.HTTP_422_UNPROCESSABLE_CONTENT
 REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorDetail, "description": "Not possible; the message says why."}
+    422: {"model": Unprocessable, "description": "Not possible; the message says why."}
 }
 
 

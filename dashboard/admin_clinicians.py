@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from dashboard.account_settings import UNPROCESSABLE, audit_account, check_new_password, refused_as_http
 from dashboard.auth import CurrentAdmin
-from dashboard.deps import DbDep
+from dashboard.deps import DbDep, RowId
 from dashboard.i18n import gettext_for
 from dashboard.pages import FormError
 from dashboard.queries import NotFoundError
-from dashboard.schemas import ErrorDetail
+from dashboard.schemas import ErrorDetail, Unprocessable
 from dashboard.templating import render
 from monitor.store import AuditEvent, Clinician
 from monitor.store.accounts import (
@@ -41,7 +41,7 @@ api = APIRouter(tags=["accounts"])
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "No such clinician."},
-    422: {"model": ErrorDetail, "description": "Not possible; the message says why."},
+    422: {"model": Unprocessable, "description": "Not possible; the message says why."},
 }
 
 
@@ -181,19 +181,19 @@ def add_clinician_form(
 
 
 @router.post("/admin/clinicians/{clinician_id}/disable")
-def disable_form(request: Request, clinician_id: int, admin: CurrentAdmin, db: DbDep) -> Response:
+def disable_form(request: Request, clinician_id: RowId, admin: CurrentAdmin, db: DbDep) -> Response:
     return _clinician_action(request, db, lambda: set_disabled(db, admin, clinician_id, disabled=True, request=request))
 
 
 @router.post("/admin/clinicians/{clinician_id}/enable")
-def enable_form(request: Request, clinician_id: int, admin: CurrentAdmin, db: DbDep) -> Response:
+def enable_form(request: Request, clinician_id: RowId, admin: CurrentAdmin, db: DbDep) -> Response:
     return _clinician_action(
         request, db, lambda: set_disabled(db, admin, clinician_id, disabled=False, request=request)
     )
 
 
 @router.post("/admin/clinicians/{clinician_id}/password")
-def reset_password_form(request: Request, clinician_id: int, admin: CurrentAdmin, db: DbDep) -> HTMLResponse:
+def reset_password_form(request: Request, clinician_id: RowId, admin: CurrentAdmin, db: DbDep) -> HTMLResponse:
     try:
         reset = reset_password(db, admin, clinician_id, request)
     except FormError as error:
@@ -254,21 +254,23 @@ def add_clinician_account(body: NewClinician, request: Request, admin: CurrentAd
 
 
 @api.post("/api/clinicians/{clinician_id}/disable", responses=REFUSED)
-def disable_clinician_account(clinician_id: int, request: Request, admin: CurrentAdmin, db: DbDep) -> ClinicianOut:
+def disable_clinician_account(clinician_id: RowId, request: Request, admin: CurrentAdmin, db: DbDep) -> ClinicianOut:
     """The clinician can no longer sign in, and their sessions end now. Not one's own account."""
     with refused_as_http():
         return set_disabled(db, admin, clinician_id, disabled=True, request=request)
 
 
 @api.post("/api/clinicians/{clinician_id}/enable", responses=REFUSED)
-def enable_clinician_account(clinician_id: int, request: Request, admin: CurrentAdmin, db: DbDep) -> ClinicianOut:
+def enable_clinician_account(clinician_id: RowId, request: Request, admin: CurrentAdmin, db: DbDep) -> ClinicianOut:
     """The clinician may sign in again, with their password as it was."""
     with refused_as_http():
         return set_disabled(db, admin, clinician_id, disabled=False, request=request)
 
 
 @api.post("/api/clinicians/{clinician_id}/password", responses=REFUSED)
-def reset_clinician_password(clinician_id: int, request: Request, admin: CurrentAdmin, db: DbDep) -> ClinicianPassword:
+def reset_clinician_password(
+    clinician_id: RowId, request: Request, admin: CurrentAdmin, db: DbDep
+) -> ClinicianPassword:
     """A new generated password, returned this once; the clinician's sessions end. Not one's own."""
     with refused_as_http():
         return reset_password(db, admin, clinician_id, request)

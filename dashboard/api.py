@@ -21,6 +21,9 @@ from dashboard.schemas import (
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No such patient or session."}}
 
+MAX_NS = 4_102_444_800_000_000_000
+"""2100-01-01 in ns since the Unix epoch: after any recording, and far inside the database's 64-bit integers."""
+
 router = APIRouter(prefix="/api", tags=["api"])
 
 
@@ -60,8 +63,10 @@ def get_session_signal(
     channel: Annotated[
         str | None, Query(description="A column of the signal (x, y or z of acc_mg); default the first.")
     ] = None,
-    from_ns: Annotated[int | None, Query(description="Start of the zoomed range, ns since the Unix epoch.")] = None,
-    to_ns: Annotated[int | None, Query(description="End of the zoomed range.")] = None,
+    from_ns: Annotated[
+        int | None, Query(ge=0, le=MAX_NS, description="Start of the zoomed range, ns since the Unix epoch.")
+    ] = None,
+    to_ns: Annotated[int | None, Query(ge=0, le=MAX_NS, description="End of the zoomed range.")] = None,
     points: Annotated[int, Query(ge=10, le=session_queries.MAX_POINTS, description="Buckets at most.")] = 1000,
 ) -> DecimatedSignal:
     """A raw signal decimated on the server to min and max per bucket, for a chart of any zoom."""

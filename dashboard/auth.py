@@ -20,7 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from dashboard.deps import DbDep
+from dashboard.deps import DbDep, RowId
 from dashboard.queries import NotFoundError
 from monitor.settings import Settings
 from monitor.store import Patient, TrainingSession
@@ -160,7 +160,7 @@ def patient_access(pseudonym: str, request: Request, user: CurrentClinician, db:
 PatientAccess = Annotated[Patient, Depends(patient_access)]
 
 
-def session_access(session_id: int, request: Request, user: CurrentClinician, db: DbDep) -> TrainingSession:
+def session_access(session_id: RowId, request: Request, user: CurrentClinician, db: DbDep) -> TrainingSession:
     row = db.execute(
         select(TrainingSession, Patient.pseudonym)
         .join(Patient, TrainingSession.patient_id == Patient.id)

@@ -10,12 +10,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from dashboard.deps import DbDep, LiveFeedDep, StoreDep
+from dashboard.schemas import ErrorDetail
 from monitor.ingest.apply import Hub, apply_batch
 from monitor.ingest.hubs import hub_for_token
 from monitor.ingest.wire import IngestAccepted, IngestBatch
 from monitor.store import Patient
 
-router = APIRouter()
+router = APIRouter(responses={401: {"model": ErrorDetail, "description": "No token, or not a registered hub's."}})
 _bearer = HTTPBearer(auto_error=False, description="the hub's token, from `dosis hub add`")
 
 
@@ -33,7 +34,15 @@ def current_hub(store: StoreDep, credentials: Annotated[HTTPAuthorizationCredent
 HubDep = Annotated[Hub, Depends(current_hub)]
 
 
-@router.post("/api/ingest", tags=["ingest"])
+@router.post(
+    "/api/ingest",
+    tags=["ingest"],
+    responses={
+        403: {"model": ErrorDetail, "description": "A session another hub started."},
+        404: {"model": ErrorDetail, "description": "A patient this server does not know."},
+        409: {"model": ErrorDetail, "description": "A message of a session whose start has not come."},
+    },
+)
 def ingest(batch: IngestBatch, store: StoreDep, hub: HubDep, live: LiveFeedDep) -> IngestAccepted:
     """Apply a hub's messages in order; safe to send again after any failure."""
     return IngestAccepted(applied=apply_batch(store, hub, batch.messages, live=live))

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from dashboard.auth import CurrentClinician, SettingsDep, audit_view, session_cookie_name, user_for_token, visible_to
 from dashboard.deps import DbDep, LiveFeedDep, StoreDep
 from dashboard.i18n import gettext_for
+from dashboard.schemas import ERROR_RESPONSES, SIGNED_IN_RESPONSES, as_json
 from dashboard.session_pages import ZONE_WORDS
 from dashboard.templating import render
 from monitor.livefeed import Alert, LiveFeed, LiveStatus, SensorState, SessionChanged, SessionEnded, Subscription
@@ -190,7 +191,8 @@ def live_snapshot(request: Request, user: CurrentClinician, store: StoreDep, fee
         200: {
             "description": "`snapshot` (a LiveOut) every second, `session` (a LiveSessionOut) as "
             "readings arrive, `ended` (a LiveEndedOut) when a session ends."
-        }
+        },
+        **as_json(ERROR_RESPONSES | SIGNED_IN_RESPONSES),
     },
 )
 async def live_stream(

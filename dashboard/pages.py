@@ -7,13 +7,14 @@ that post back here and redirect to the page (or show it again with what was wro
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Annotated, Any, cast, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from dashboard import clinical_queries, queries, templating
@@ -42,6 +43,8 @@ FILTERS: dict[str, str] = {
     "awaiting": N_("Advice to decide"),
 }
 DECISIONS = get_args(Decision)
+NOTE_LENGTH = 1000
+"""A note's column holds this much; the forms' text areas say so too (``maxlength``)."""
 
 
 class PrescriptionForm(BaseModel):
@@ -59,7 +62,7 @@ class PrescriptionForm(BaseModel):
     pain_during_limit: str = ""
     pain_after_limit: str = ""
     valid_from: str = ""
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_LENGTH)
 
 
 class DecisionForm(BaseModel):
@@ -67,7 +70,7 @@ class DecisionForm(BaseModel):
     sessions_per_week: str = ""
     volume_per_session: str = ""
     intensity: str = ""
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_LENGTH)
 
 
 class FormError(ValueError):
@@ -262,9 +265,12 @@ def _number(text: str, *, name: str, gettext: Any) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        raise FormError(gettext("%(name)s must be a number, not “%(text)s”.") % {"name": name, "text": text}) from None
+        number = math.nan
+    if not math.isfinite(number):  # nan, inf and 1e400 read as floats, and no field takes them
+        raise FormError(gettext("%(name)s must be a number, not “%(text)s”.") % {"name": name, "text": text})
+    return number
 
 
 def _date(text: str, *, name: str, gettext: Any) -> date:

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from dashboard.account_settings import refused_as_http
 from dashboard.auth import CurrentClinician, PatientAccess
-from dashboard.deps import DbDep
+from dashboard.deps import DbDep, RowId
 from dashboard.i18n import LANGUAGES, N_, gettext_for
 from dashboard.pages import FormError
 from dashboard.queries import NotFoundError
-from dashboard.schemas import ErrorDetail
+from dashboard.schemas import ErrorDetail, Unprocessable
 from dashboard.templating import render
 from monitor.store import AuditEvent, Clinician, Patient
 from monitor.store.accounts import SignedIn, find_sign_in, issue_sign_in_code, revoke_sign_in
@@ -245,7 +245,7 @@ def issue_code_form(request: Request, patient: PatientAccess, user: CurrentClini
 
 @router.post("/patients/{pseudonym}/sign-ins/{sign_in_id}/revoke")
 def revoke_code_form(
-    request: Request, patient: PatientAccess, sign_in_id: int, user: CurrentClinician, db: DbDep
+    request: Request, patient: PatientAccess, sign_in_id: RowId, user: CurrentClinician, db: DbDep
 ) -> RedirectResponse:
     revoke_code(db, user, patient, sign_in_id, request)
     return RedirectResponse(f"{_access_path(patient)}#sign-ins", status.HTTP_303_SEE_OTHER)
@@ -283,7 +283,7 @@ def _access_page(
 # The JSON API (under /api).
 
 
-@api.post("/api/patients", status_code=status.HTTP_201_CREATED, responses={422: {"model": ErrorDetail}})
+@api.post("/api/patients", status_code=status.HTTP_201_CREATED, responses={422: {"model": Unprocessable}})
 def create_patient(body: NewPatient, request: Request, user: CurrentClinician, db: DbDep) -> PatientOut:
     """Add a patient of one's own, with a new random pseudonym; then issue them a sign-in code."""
     with refused_as_http():
@@ -305,7 +305,7 @@ def issue_sign_in(request: Request, patient: PatientAccess, user: CurrentClinici
 
 @api.post("/api/patients/{pseudonym}/sign-ins/{sign_in_id}/revoke", responses=NOT_FOUND)
 def revoke_patient_sign_in(
-    request: Request, patient: PatientAccess, sign_in_id: int, user: CurrentClinician, db: DbDep
+    request: Request, patient: PatientAccess, sign_in_id: RowId, user: CurrentClinician, db: DbDep
 ) -> SignInOut:
     """The code stops working, and the sessions opened with it end."""
     return revoke_code(db, user, patient, sign_in_id, request)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from dashboard.auth import CurrentPatientUser, OwnPatient, audit_view
 from dashboard.clinical_schemas import MorningReportIn, RedFlag, SessionReportIn
-from dashboard.deps import DbDep, StoreDep
+from dashboard.deps import DbDep, RowId, StoreDep
 from dashboard.queries import NotFoundError
 from dashboard.schemas import ErrorDetail
 from monitor.store import Patient, TrainingSession
@@ -104,7 +104,7 @@ class MeOut(BaseModel):
     progress: ProgressOut
 
 
-def own_session(session_id: int, request: Request, user: CurrentPatientUser, db: DbDep) -> TrainingSession:
+def own_session(session_id: RowId, request: Request, user: CurrentPatientUser, db: DbDep) -> TrainingSession:
     """One of the signed-in patient's sessions, with its report; the view is audited."""
     training_session = db.scalar(
         select(TrainingSession)

@@ -3,12 +3,53 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 
 class ErrorDetail(BaseModel):
     detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='Where: e.g. ["body", "pain_after"] or ["path", "session_id"]')
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """A 422: a field that does not fit the schema (where and what), or a rule the input breaks (a sentence)."""
+
+    detail: str | list[FieldError]
+
+
+Responses = dict[int | str, dict[str, Any]]
+ERROR_RESPONSES: Responses = {
+    400: {"model": ErrorDetail, "description": "The body could not be read (not UTF-8, a broken form)."},
+    413: {"model": ErrorDetail, "description": "The body is larger than this server takes."},
+    422: {"model": Unprocessable, "description": "The input does not fit: where and what, or why."},
+    503: {"model": ErrorDetail, "description": "A database is unavailable; try again after Retry-After seconds."},
+}
+"""What any operation may answer besides its own responses, in the OpenAPI schema."""
+SIGNED_IN_RESPONSES: Responses = {
+    401: {"model": ErrorDetail, "description": "Sign in first."},
+    403: {"model": ErrorDetail, "description": "Not for this role, or a request from another site or an old form."},
+}
+
+
+def as_json(responses: Responses) -> Responses:
+    """``responses`` declared as JSON on a route whose own media type is another (an event stream's errors are JSON).
+
+    FastAPI gives a response's ``model`` the route's media type; the models are the app's schemas already.
+    """
+    return {
+        code: {
+            "description": response["description"],
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{response['model'].__name__}"}}},
+        }
+        for code, response in responses.items()
+    }
 
 
 class PatientOverview(BaseModel):

@@ -169,7 +169,7 @@ class CaptureReader:
         t_ns, device, characteristic, payload_hex = (item.get(k) for k in ("t_ns", "device", "char", "hex"))
         if not isinstance(t_ns, int) or isinstance(t_ns, bool) or t_ns < 0:
             return CaptureProblem(line_no, f"t_ns must be a non-negative integer, not {t_ns!r}")
-        if device not in self._devices:
+        if not isinstance(device, str) or device not in self._devices:
             return CaptureProblem(line_no, f"device {device!r} is not declared in the header")
         if not isinstance(characteristic, str):
             return CaptureProblem(line_no, "char must be a UUID string")

@@ -11,6 +11,7 @@ start, numbered events by their number, the problem count as a value.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,13 +19,14 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.analysis import heart_rate_summary
 from monitor.analysis.heart_rate import resample_hr_1hz
 from monitor.analysis.session import analyse_activity, analyse_heart
-from monitor.store import SessionAnalysis, SessionEvent, Store, TrainingSession
+from monitor.process_mark import recording_alive, this_process
+from monitor.store import SIGNALS, SessionAnalysis, SessionEvent, Store, TrainingSession
 from monitor.store.clinical import write_session_load
 from monitor.store.signals import Chunk
 
@@ -120,6 +122,7 @@ class PatientInStore:
             source=source,
             devices=devices,
             chunk_span_ns=self.chunk_span_ns,
+            recorder=str(this_process()),
         )
         if self.live is not None:
             sink.observer = self.live.watch(self.store, sink.session_id)
@@ -153,11 +156,14 @@ class StoreSink:
         uid: str | None = None,
         hub_id: int | None = None,
         chunk_span_ns: int = CHUNK_SPAN_NS,
+        recorder: str | None = None,
     ) -> StoreSink:
+        """``recorder``: the mark of the process recording it here (``monitor.process_mark``)."""
         with store.session() as db:
             row = TrainingSession(
                 uid=uid,
                 hub_id=hub_id,
+                recorder=recorder,
                 patient_id=patient_id,
                 kind=kind,
                 status="live",
@@ -224,3 +230,62 @@ class StoreSink:
                 logger.exception("the analysis of a session failed")
                 self.event("analysis_failed", f"analysis failed: {type(error).__name__}: {error}")
             return row
+
+
+def close_abandoned_sessions(store: Store) -> list[int]:
+    """End, as interrupted, each live session whose recording process on this host has died; their ids.
+
+    What the session had stored is kept, and summarised as at any end; an event says when
+    the recording stopped. A session whose process runs, or that another host records, is
+    left alone (``monitor.process_mark``).
+    """
+    with store.session() as db:
+        marked = db.execute(
+            select(TrainingSession.id, TrainingSession.recorder).where(
+                TrainingSession.status == "live", TrainingSession.recorder.is_not(None)
+            )
+        ).all()
+    closed = []
+    for session_id, recorder in marked:
+        if recorder is None or recording_alive(recorder) is not False:
+            continue
+        # Claimed by one process only, when several start at once.
+        with store.engine.begin() as connection:
+            claimed = connection.execute(
+                update(TrainingSession)
+                .where(TrainingSession.id == session_id, TrainingSession.status == "live")
+                .values(status="interrupted")
+            ).rowcount
+        if not claimed:
+            continue
+        try:
+            _end_abandoned(store, session_id)
+        except BaseException:
+            # Left live (the signal database may be down): the next start ends it.
+            with store.engine.begin() as connection:
+                connection.execute(
+                    update(TrainingSession).where(TrainingSession.id == session_id).values(status="live")
+                )
+            raise
+        closed.append(session_id)
+    return closed
+
+
+def _end_abandoned(store: Store, session_id: int) -> None:
+    with store.session() as db:
+        session = db.get_one(TrainingSession, session_id)
+        sink = StoreSink.of(store, session)
+        times_ns = [sink.started_at_ns] + [e.t_ns for e in session.events if e.t_ns is not None]
+    for signal in SIGNALS:
+        stored = store.signals.read(session_id, signal)
+        if len(stored):
+            times_ns.append(int(stored.t_ns[-1]))
+    last_ns = max(times_ns)
+    sink.finish(status="interrupted", ended_at_ns=last_ns)
+    stopped = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last_ns / 1e9))
+    sink.event(
+        "recording_stopped",
+        f"the recording stopped unexpectedly after {stopped} (its process ended without ending the session); "
+        "what it had stored by then is kept",
+        t_ns=last_ns,
+    )

@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID
 from monitor.capture import (
@@ -108,3 +110,39 @@ def test_not_gzip_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"plain text, not gzip")
     with pytest.raises(CaptureFormatError, match="unreadable"):
         CaptureReader(path)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+RECORD_FIELDS = {
+    "t_ns": st.integers(-5, 2**70),
+    "device": st.just("strap"),
+    "char": st.just("2a37"),
+    "hex": st.just("0050"),
+}
+LINES = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=60),
+    JSON_VALUES.map(json.dumps),
+    # A record with any field, or all of them, of any JSON type.
+    st.fixed_dictionaries({}, optional={k: st.one_of(v, JSON_VALUES) for k, v in RECORD_FIELDS.items()}).map(
+        json.dumps
+    ),
+)
+
+
+@given(lines=st.lists(LINES, max_size=12))
+@settings(max_examples=200, deadline=None, derandomize=True)
+def test_any_lines_give_records_or_problems_one_each(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "any.jsonl"
+    path.write_text(HEADER.model_dump_json() + "\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
+    items = read_all(path)
+    assert [item.line_no for item in items] == [n for n, line in enumerate(lines, start=2) if line.strip()]
+    for item in items:
+        if isinstance(item, CaptureRecord):
+            assert item.t_ns >= 0
+            assert item.device == "strap"

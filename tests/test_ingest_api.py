@@ -186,17 +186,35 @@ def test_a_malformed_chunk_gets_a_422_that_says_what_is_wrong(
         assert db.scalars(select(TrainingSession)).all() == []  # the batch is refused whole
 
 
-def test_values_the_signal_store_cannot_hold_are_refused_and_the_rest_kept(client: TestClient, store: Store) -> None:
+@pytest.mark.parametrize(
+    ("signal", "row", "complaint"),
+    [("acc_mg", [40_000.0, 0, 0], "int16 range"), ("rr_ms", [1e39], "float32 range")],
+)
+def test_values_the_signal_store_cannot_hold_are_refused_and_the_rest_kept(
+    client: TestClient, store: Store, signal: str, row: list[float], complaint: str
+) -> None:
     token = register_hub(store, "gym-north")
     uid = str(uuid.uuid4())
     messages = session_messages(uid)[:2]
-    too_big = messages[1] | {"signal": "acc_mg", "values": [[40_000.0, 0, 0]] * 5}
+    too_big = messages[1] | {"signal": signal, "values": [row] * 5}
     response = client.post("/api/ingest", json={"messages": [*messages, too_big]}, headers=auth(token))
     assert response.status_code == 422
-    assert "int16 range" in response.json()["detail"]
+    assert complaint in response.json()["detail"]
     session = stored(store, uid)
     assert len(store.signals.read(session.id, "hr_bpm")) == 5
-    assert len(store.signals.read(session.id, "acc_mg")) == 0
+    assert len(store.signals.read(session.id, signal)) == 0
+
+
+@pytest.mark.parametrize(("index", "field"), [(2, "seq"), (4, "count")])
+def test_numbers_past_the_databases_integers_are_refused_not_a_server_error(
+    client: TestClient, store: Store, index: int, field: str
+) -> None:
+    token = register_hub(store, "gym-north")
+    messages = session_messages(str(uuid.uuid4()))
+    messages[index] = messages[index] | {field: 10**20}
+    response = client.post("/api/ingest", json={"messages": messages}, headers=auth(token))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
 
 
 def test_a_hub_can_ask_whether_the_server_knows_a_patient_and_nothing_more(client: TestClient, store: Store) -> None:

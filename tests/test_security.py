@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -74,8 +75,8 @@ def test_a_sign_in_never_keeps_a_session_token_the_browser_brought(clinic: Clini
             client.cookies.clear()
             client.cookies.set(cookie, token)
 
-        def signed_in_token(response: httpx.Response) -> str:
-            token = response.cookies[cookie]
+        def signed_in_token(response: Any) -> str:  # starlette's TestClient answers with httpx2's Response
+            token: str = response.cookies[cookie]
             use(token)
             return token
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from bleak import BleakClient
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
@@ -49,6 +50,10 @@ class PolarWearable(HeartRateStrap):
     def _stream_settings(self) -> dict[str, dict[str, int]]:
         """The PMD measurements to start, each with its start settings."""
         raise NotImplementedError
+
+    def _on_disconnect(self, client: BleakClient) -> None:
+        super()._on_disconnect(client)
+        self.pmd.link_lost()
 
     async def _start_streams(self) -> None:
         await super()._start_streams()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
 
 from drivers.errors import MalformedPayload
 from drivers.polar_pmd import (
@@ -63,6 +64,16 @@ class PmdControl:
             waiting = self._waiting.pop(response.opcode, None)
             if waiting is not None and not waiting.done():
                 waiting.set_result(response)
+
+    def link_lost(self) -> None:
+        """Fail the requests waiting for an answer: none comes over a link that is gone.
+
+        Without this a reconnect that loses the link again while it starts a stream waits
+        out the whole timeout before it tries again, and the device streams nothing meanwhile.
+        """
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(BleakError("the link was lost before the device answered"))
 
     async def request(self, payload: bytes, *, timeout_s: float = 5.0) -> ControlPointResponse:
         """Send a request; returns the successful response or raises :class:`PmdError`."""

@@ -92,13 +92,14 @@ class BleakClientBumble(BaseBleakClient):
         self._notify_callbacks.clear()
         connection.on(Connection.EVENT_DISCONNECTION, self._on_disconnection)
         try:
-            peer = Peer(connection)
-            mtu = self._args.get("mtu", DEFAULT_MTU)
-            if mtu > _ATT_DEFAULT_MTU:
-                await peer.request_mtu(mtu)
-            self.services = await self._discover(peer)
-            if pair:
-                await connection.pair()
+            async with self._link_lost_as_bleak_error("setting up the connection"):
+                peer = Peer(connection)
+                mtu = self._args.get("mtu", DEFAULT_MTU)
+                if mtu > _ATT_DEFAULT_MTU:
+                    await peer.request_mtu(mtu)
+                self.services = await self._discover(peer)
+                if pair:
+                    await connection.pair()
         except BaseException:
             await self.disconnect()
             raise
@@ -234,8 +235,25 @@ class BleakClientBumble(BaseBleakClient):
         """Map Bumble's ATT failures to bleak's exceptions."""
         self._connected()
         try:
-            yield
+            async with self._link_lost_as_bleak_error("a GATT request"):
+                yield
         except ATT_Error as error:
             raise BleakGATTProtocolError(error.error_code) from error
         except core.TimeoutError as error:
             raise TimeoutError(str(error)) from error
+
+    @asynccontextmanager
+    async def _link_lost_as_bleak_error(self, during: str) -> AsyncIterator[None]:
+        """A link lost while a request waits for its response is a BleakError, as on BlueZ.
+
+        Bumble cancels the pending response's future on a disconnection, so the request
+        raises CancelledError though nobody cancelled the task; a driver that reconnects
+        would take it for its own cancellation and stop. A real cancellation goes through.
+        """
+        try:
+            yield
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            raise BleakError(f"{self.address}: the link was lost during {during}") from None

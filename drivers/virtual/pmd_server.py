@@ -132,19 +132,28 @@ class PolarPeripheral(VirtualPeripheral):
         if len(value) < 2:
             raise ATT_Error(ATT_INVALID_ATTRIBUTE_LENGTH_ERROR)
         response, started = self._answer(connection, value)
-        self._spawn(self._respond(response, started))
+        self._spawn(self._respond(connection, response, started))
 
-    async def _respond(self, response: bytes, started: str | None) -> None:
+    async def _respond(self, connection: Connection, response: bytes, started: str | None) -> None:
+        # Only over the link that asked: after a drop-out the answer, and the stream, go nowhere.
+        if self._connection is not connection:
+            return
         await self._indicate(response)
         # A real device streams even when the client never enabled the indication.
-        if started is not None and self.connected:
+        if started is not None and self._connection is connection:
             self._running.add(started)
             self._start_replay()
 
     async def _indicate(self, payload: bytes) -> None:
         connection, device = self._connection, self._device
-        if connection is not None and device is not None:
+        if connection is None or device is None:
+            return
+        try:
             await device.indicate_subscriber(connection, self._control_point, payload)
+        except TimeoutError:
+            # Bumble waits out its timeout for a confirmation that a lost link never brings.
+            if self._connection is connection:
+                raise
 
     def _answer(self, connection: Connection, value: bytes) -> tuple[bytes, str | None]:
         """The response to one request, and the measurement it starts, if any."""

@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
-from monitor.store import Patient, Store
+from monitor.settings import Settings
+from monitor.sinks import close_abandoned_sessions
+from monitor.store import Patient, SignalStoreUnavailable, Store
 
 app = typer.Typer(help="Dosis: a training monitor for exercise therapy.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -26,6 +28,19 @@ SessionKind = Annotated[
 def fail(message: str) -> typer.Exit:
     errors.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=2)
+
+
+def open_store(settings: Settings) -> Store:
+    """The settings' store, once the sessions that killed recordings left live are ended as interrupted."""
+    store = Store.from_settings(settings)
+    try:
+        closed = close_abandoned_sessions(store)
+    except SignalStoreUnavailable as error:
+        errors.print(f"[yellow]Sessions that killed recordings left live wait for the signal database: {error}[/]")
+        return store
+    for session_id in closed:
+        errors.print(f"[yellow]Session {session_id} was left live by a recording that died; ended as interrupted.[/]")
+    return store
 
 
 def patient_id(store: Store, pseudonym: str) -> int:

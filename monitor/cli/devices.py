@@ -20,7 +20,7 @@ from drivers.devices.discovery import DiscoveredWearable, driver_for, find, scan
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID
 from drivers.polar_pmd import PMD_CONTROL_POINT_UUID, PMD_DATA_UUID
 from monitor.capture import CaptureDevice, CaptureHeader, CaptureWriter, PmdStreamSettings
-from monitor.cli.common import SESSION_KINDS, app, console, fail, patient_id
+from monitor.cli.common import SESSION_KINDS, app, console, fail, open_store, patient_id
 from monitor.cli.hubs import DrainOption, ServerOption, streaming
 from monitor.cli.sessions import print_session
 from monitor.composites import STRENGTH_CAPTURE, WALKING_CAPTURE
@@ -28,7 +28,6 @@ from monitor.ingest.spool import PatientOnServer
 from monitor.live import record_session
 from monitor.settings import Settings
 from monitor.sinks import PatientInStore
-from monitor.store import Store
 
 DeviceOption = Annotated[str, typer.Option("--device", help="name, end of name (e.g. 0A1B2C3D) or address")]
 AccRateOption = Annotated[int, typer.Option("--acc-rate", help="Polar H10 accelerometer rate: 25, 50, 100 or 200 Hz")]
@@ -139,7 +138,7 @@ def record(
             await record_session(PatientOnServer(spool, patient), [await connect(ble)], kind=kind, duration_s=duration)
 
     async def run() -> None:
-        store = Store.from_settings(settings)
+        store = open_store(settings)
         target = PatientInStore(store, patient_id(store, patient))
         async with bluetooth(settings) as ble:
             session = await record_session(target, [await connect(ble)], kind=kind, duration_s=duration)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from monitor.cli.common import app, console, errors, fail
 from monitor.ingest.hubs import list_hubs, register_hub, revoke_hub
-from monitor.ingest.spool import Spool
+from monitor.ingest.spool import Spool, SpoolUnwritable
 from monitor.ingest.uploader import HubRefused, Uploader
 from monitor.settings import Settings
 from monitor.store import Store
@@ -121,7 +121,10 @@ async def streaming(
         raise fail("no server: give --server URL or set DOSIS_SERVER_URL")
     if settings.hub_token is None:
         raise fail("no hub token: register this hub on the server (dosis hub add NAME) and set DOSIS_HUB_TOKEN")
-    spool = Spool(settings.data_dir / "spool")
+    try:
+        spool = Spool(settings.data_dir / "spool")
+    except SpoolUnwritable as error:
+        raise fail(str(error)) from error
     uploader = Uploader(spool, url, settings.hub_token.get_secret_value())
     try:
         for uid in spool.close_abandoned():
@@ -150,6 +153,8 @@ async def streaming(
                     f"[yellow]{left} messages are still in the spool ({spool.folder}); "
                     "`dosis hub sync` or the next recording sends them.[/]"
                 )
+    except SpoolUnwritable as error:
+        raise fail(str(error)) from error
     finally:
         await uploader.aclose()
         spool.close()

@@ -12,7 +12,7 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
-from monitor.cli.common import app, console, fail
+from monitor.cli.common import app, console, fail, open_store
 from monitor.composites import build_bundled_captures
 from monitor.demo import fresh_demo_database, run_live_sessions, seed_demo_clinic
 from monitor.demo_accounts import create_demo_accounts
@@ -36,7 +36,7 @@ def serve(
     # Dosis's own messages (retention runs, refused ingest) beside uvicorn's, in its format.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     settings = Settings()
-    store = Store.from_settings(settings)
+    store = open_store(settings)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(store, settings=settings),

@@ -12,13 +12,23 @@ import typer
 from rich.table import Table
 
 from monitor.capture import CaptureFormatError
-from monitor.cli.common import SESSION_KINDS, SessionKind, app, console, errors, fail, hr_text, patient_id
+from monitor.cli.common import (
+    SESSION_KINDS,
+    SessionKind,
+    app,
+    console,
+    errors,
+    fail,
+    hr_text,
+    open_store,
+    patient_id,
+)
 from monitor.cli.hubs import DrainOption, ServerOption, streaming
 from monitor.ingest.spool import PatientOnServer
 from monitor.replay import ReplayResult, replay_capture
 from monitor.settings import Settings
 from monitor.sinks import PatientInStore
-from monitor.store import Store, TrainingSession
+from monitor.store import TrainingSession
 
 T = TypeVar("T")
 
@@ -59,7 +69,7 @@ def replay(
         streamed = _replayed(capture, stream())
         console.print(f"Replayed {streamed.notifications} notifications ({len(streamed.problems)} skipped).")
         return
-    store = Store.from_settings(settings)
+    store = open_store(settings)
     target = PatientInStore(store, patient_id(store, patient))
     result = _replayed(capture, replay_capture(capture, target, kind=kind, start_at_ns=start_ns, speed=speed))
     print_session(result.session, patient, notifications=f"{result.notifications} ({len(result.problems)} skipped)")

@@ -10,17 +10,25 @@ Several recordings on one hub share the spool (each ``dosis record`` is a proces
 holds a lock file for its session while it records; a session whose lock is free but
 which never ended belongs to a process that died, and :meth:`Spool.close_abandoned` ends
 it as interrupted and says so in the session's events.
+
+A spool that cannot be written (the disk is full) raises :class:`SpoolUnwritable`, which
+says so. A recording goes on: its :class:`SpoolSink` keeps what it could not write in
+memory, writes it first once the spool takes writes again, and the session's events say
+for how long the spool could not be written. SQLite leaves the file as it was before the
+failed write, so what was spooled is sent all the same.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +38,8 @@ import numpy as np
 
 from monitor.ingest.wire import ChunkMessage, EndMessage, EventMessage, IngestMessage, ProblemsMessage, StartMessage
 from monitor.sinks import STREAM_CHUNK_SPAN_NS, SessionChunk, SessionObserver
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -77,17 +87,23 @@ class SpooledSession:
     """Samples spooled per signal: what the server must end up with."""
 
 
+class SpoolUnwritable(RuntimeError):
+    """The spool's file cannot be written: the disk is full, or the file may not grow."""
+
+
 class Spool:
     """The outbox file; safe to share between processes (SQLite serialises the writes)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.path = folder / "spool.sqlite3"
         (folder / "sessions").mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(folder / "spool.sqlite3", timeout=30, isolation_level=None, check_same_thread=False)
-        # FULL: a spooled message must survive a power cut in the gym, not only a killed process.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        with self._writing():
+            # FULL: a spooled message must survive a power cut in the gym, not only a killed process.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
         self.started_here: list[str] = []
         """Sessions this process started, whose delivery it waits for at the end."""
 
@@ -95,14 +111,28 @@ class Spool:
         self._db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _writing(self) -> Iterator[None]:
+        """A write that fails for want of space is SpoolUnwritable (SQLITE_FULL; SQLITE_IOERR at a file size limit)."""
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            yield
+        except sqlite3.OperationalError as error:
+            if not error.sqlite_errorname.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+                raise
+            raise SpoolUnwritable(
+                f"cannot write the hub's spool {self.path}: {error} ({error.sqlite_errorname}); is the disk full?"
+            ) from error
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # SQLite rolls back by itself after some failed writes
+                    self._db.execute("ROLLBACK")
+                raise
 
     def start_session(
         self, *, patient: str, kind: str, started_at_ns: int, source: str, devices: str, chunk_span_ns: int
@@ -237,7 +267,12 @@ class Spool:
 
 
 class SpoolSink:
-    """A session on a hub: a :class:`~monitor.sinks.SessionSink` that writes to the spool."""
+    """A session on a hub: a :class:`~monitor.sinks.SessionSink` that writes to the spool.
+
+    A write the spool cannot take waits in memory, with those after it, and is tried again
+    before the next; the first failure is logged, and once the spool takes them the session
+    gets an event that says for how long it could not.
+    """
 
     observer: SessionObserver | None = None
     """None: a hub's sessions are watched live on the server, as their chunks arrive there."""
@@ -247,6 +282,31 @@ class SpoolSink:
         self.uid = uid
         self.chunk_span_ns = chunk_span_ns
         self._lock = lock
+        self._waiting: deque[Callable[[], None]] = deque()
+        self._unwritable: tuple[int, str] | None = None
+        """Since when (ns) the spool could not be written, and why."""
+
+    def _write(self, write: Callable[[], None]) -> None:
+        self._waiting.append(write)
+        try:
+            while self._waiting:
+                self._waiting[0]()
+                self._waiting.popleft()
+        except SpoolUnwritable as error:
+            if self._unwritable is None:
+                self._unwritable = (time.time_ns(), str(error))
+                logger.error("%s; the session goes on, kept in memory until the spool can be written", error)
+            return
+        if self._unwritable is not None:
+            since_ns, reason = self._unwritable
+            self._unwritable = None
+            seconds = (time.time_ns() - since_ns) / 1e9
+            logger.warning("the hub's spool can be written again after %.1f s; nothing was lost", seconds)
+            message = (
+                f"the hub could not write its spool for {seconds:.1f} s ({reason}); "
+                "the data waited in the hub's memory and was spooled afterwards"
+            )
+            self._write(lambda: self.spool.put_event(self.uid, "spool_unwritable", message, t_ns=since_ns))
 
     def append(self, chunks: Sequence[SessionChunk]) -> None:
         session = uuid.UUID(self.uid)
@@ -263,16 +323,22 @@ class SpoolSink:
         samples: dict[str, int] = {}
         for c in chunks:
             samples[c.signal] = samples.get(c.signal, 0) + len(c.t_ns)
-        self.spool.put(self.uid, messages, samples=samples)
+        self._write(lambda: self.spool.put(self.uid, messages, samples=samples))
 
     def event(self, kind: str, message: str, *, t_ns: int | None = None) -> None:
-        self.spool.put_event(self.uid, kind, message, t_ns=t_ns)
+        self._write(lambda: self.spool.put_event(self.uid, kind, message, t_ns=t_ns))
 
     def problem_count(self, count: int) -> None:
-        self.spool.put(self.uid, [ProblemsMessage(session=uuid.UUID(self.uid), count=count)])
+        self._write(lambda: self.spool.put(self.uid, [ProblemsMessage(session=uuid.UUID(self.uid), count=count)]))
 
     def finish(self, *, status: str, ended_at_ns: int) -> None:
-        self.spool.end_session(self.uid, status=status, ended_at_ns=ended_at_ns)
+        """End the session in the spool; SpoolUnwritable if what waits in memory still cannot be written."""
+        self._write(lambda: self.spool.end_session(self.uid, status=status, ended_at_ns=ended_at_ns))
+        if self._unwritable is not None:
+            raise SpoolUnwritable(
+                f"{self._unwritable[1]}; the session's last {len(self._waiting)} writes, kept in memory, are lost, "
+                "and the session is ended as interrupted when the hub next starts"
+            )
         self._lock.close()
 
 

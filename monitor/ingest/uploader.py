@@ -8,6 +8,8 @@ server applies idempotently. When it gets through, every session whose messages 
 gets an event saying for how long and why. A message the server refuses for good (4xx)
 is found by sending the batch one message at a time, and set aside in the spool with the
 server's reason; a refused token stops the uploader, since nothing would get through.
+When the spool cannot be written (a full disk), what the server took stays in it and is
+sent again, and stored once, when it can.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import IO
 
 import httpx
 
-from monitor.ingest.spool import Spool, Spooled, lock_file
+from monitor.ingest.spool import Spool, Spooled, SpoolUnwritable, lock_file
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class Uploader:
         self._one_at_a_time_through = 0
         """After a refused batch: send single messages up to this spool number, to find the refused one."""
         self._lock: IO[bytes] | None = None
+        self._spool_unwritable = False
         self.sent_count = 0
         self.rejected_count = 0
 
@@ -131,6 +134,20 @@ class Uploader:
         except httpx.TransportError as error:
             await self._failed(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
             return True
+        try:
+            await self._answered(batch, response)
+        except SpoolUnwritable as error:
+            # What the server took stays spooled, is sent again once the spool can be written, and stored once.
+            if not self._spool_unwritable:
+                logger.error("%s; the uploader waits until it can be written", error)
+            self._spool_unwritable = True
+            await asyncio.sleep(self._rng.uniform(0, self._max_delay_s))
+            return True
+        self._spool_unwritable = False
+        return True
+
+    async def _answered(self, batch: Sequence[Spooled], response: httpx.Response) -> None:
+        """The spool after the server's answer to ``batch``."""
         if response.status_code == 200:
             self._recovered(batch)
             self.spool.sent(batch)
@@ -151,7 +168,6 @@ class Uploader:
             )
             self.spool.reject(batch[0], status=response.status_code, reason=_detail(response))
             self.rejected_count += 1
-        return True
 
     def _next_batch(self) -> list[Spooled]:
         pending = self.spool.pending(self._batch_messages)

@@ -21,10 +21,15 @@ from monitor.store.signals import SIGNALS
 MAX_BATCH_MESSAGES = 500
 MAX_CHUNK_SAMPLES = 20_000
 """Ten seconds of 2 kHz: far above a 1 s chunk of any signal Dosis records."""
+MAX_INGEST_BODY_BYTES = 8 * 1024 * 1024
+"""What ``POST /api/ingest`` takes in one body, checked as it arrives. A hub's batch is at most 1 MB or one
+message alone, and the largest message a hub spools (``MAX_CHUNK_SAMPLES`` of four channels) is about 2.4 MB."""
 
 # A time in ns on the Unix epoch, between 2000 and 2100: anything else is a broken clock.
 TimeNs = Annotated[int, Field(ge=946_684_800_000_000_000, le=4_102_444_800_000_000_000)]
 Text = Annotated[str, Field(max_length=500)]
+Int32 = Annotated[int, Field(le=2**31 - 1)]
+"""Stored in an INTEGER column (PostgreSQL's is 32 bits; SQLite's driver cannot bind past 64)."""
 
 
 class _Message(BaseModel):
@@ -70,7 +75,7 @@ class ChunkMessage(_Message):
 
 class EventMessage(_Message):
     type: Literal["event"] = "event"
-    seq: Annotated[int, Field(ge=1)]
+    seq: Annotated[Int32, Field(ge=1)]
     """The hub's number for the event within the session."""
     kind: Annotated[str, Field(min_length=1, max_length=32)]
     message: Text
@@ -79,7 +84,7 @@ class EventMessage(_Message):
 
 class ProblemsMessage(_Message):
     type: Literal["problems"] = "problems"
-    count: Annotated[int, Field(ge=0)]
+    count: Annotated[Int32, Field(ge=0)]
 
 
 class EndMessage(_Message):

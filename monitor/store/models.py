@@ -100,6 +100,8 @@ class TrainingSession(Base):
     """The key the recording hub gave the session (a UUID), by which its ingest is idempotent."""
     hub_id: Mapped[int | None] = mapped_column(ForeignKey("device.id", ondelete="SET NULL"))
     """The hub that streamed it; None when recorded by the server's own process."""
+    recorder: Mapped[str | None] = mapped_column(String(64))
+    """The process that records it next to the database (``monitor.process_mark``); None for a hub's."""
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="live")

@@ -198,6 +198,8 @@ def encode_chunk(signal: str, t_ns: npt.ArrayLike, values: npt.ArrayLike) -> dic
             raise ValueError(f"{signal} values outside the int16 range of the store")
         blob = counts.astype("<i2").tobytes()
     else:
+        if np.any(np.abs(data) > np.finfo(np.float32).max):
+            raise ValueError(f"{signal} values outside the float32 range of the store")
         blob = data.astype("<f4").tobytes()
     t_start, t_end = int(times[0]), int(times[-1])
     uniform = bool(np.max(np.abs(times - _evenly_spaced(t_start, t_end, len(times)))) <= UNIFORM_TOLERANCE_NS)

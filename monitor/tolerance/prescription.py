@@ -8,6 +8,7 @@ rises before intensity.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -47,6 +48,10 @@ class Prescription:
     review_on: date | None = None
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{field.name} must be a finite number, got {value}")
         if not 1 <= self.sessions_per_week <= 14:
             raise ValueError(f"sessions_per_week must be 1-14, got {self.sessions_per_week}")
         if not self.kinds or not set(self.kinds) <= {"walking", "strength"}:
