@@ -50,8 +50,12 @@ FORGET_AFTER_S = 15 * 60.0
 """A session silent this long leaves the live view: a hub that stopped sending without an end."""
 SUBSCRIBER_QUEUE_SIZE = 64
 """Updates a viewer may fall behind by before its oldest are dropped (a few seconds of a full gym)."""
-ACTIVITY_EVERY_S = 1.0
-"""How often cadence or repetitions are recomputed from the acceleration window (a few ms each)."""
+CADENCE_EVERY_S = 5.0
+"""How often a walk's cadence is recounted from its last minute of acceleration. Each count
+filters that minute (0.8 ms at 200 Hz): done every second, the live view's largest cost per
+session. An average over a minute moves little in five seconds."""
+REPS_EVERY_S = 1.0
+"""How often a strength session's latest set is recounted: repetitions show as they are done."""
 _CONTACT_CODE = {True: 1, False: 0, None: -1}
 """As the recorder stores sensor contact in ``hr_bpm``'s second channel."""
 
@@ -158,6 +162,8 @@ class _Activity:
 
     cadence: OnlineCadence | None
     sets: OnlineSets | None
+    every_s: float
+    """How often the preview is recomputed."""
     computed_ns: int = 0
     cadence_spm: float | None = None
     reps: int | None = None
@@ -165,16 +171,16 @@ class _Activity:
     @staticmethod
     def for_kind(kind: str, fs_hz: float) -> _Activity | None:
         if kind == "walking":
-            return _Activity(OnlineCadence(fs_hz=fs_hz), None)
+            return _Activity(OnlineCadence(fs_hz=fs_hz), None, CADENCE_EVERY_S)
         if kind == "strength":
-            return _Activity(None, OnlineSets(fs_hz=fs_hz))
+            return _Activity(None, OnlineSets(fs_hz=fs_hz), REPS_EVERY_S)
         return None
 
     def update(self, acc_g: npt.NDArray[np.float64], now_ns: int) -> None:
         online = self.cadence or self.sets
         assert online is not None
         online.update(acc_g)
-        if now_ns - self.computed_ns < ACTIVITY_EVERY_S * 1e9:
+        if now_ns - self.computed_ns < self.every_s * 1e9:
             return
         self.computed_ns = now_ns
         try:
@@ -190,7 +196,7 @@ class _Activity:
 class SessionWatch:
     """One running session's preview, fed by its publisher: readings (or chunks), link events, the end.
 
-    Every call returns at once: it updates a few numbers (and, once a second, the
+    Every call returns at once: it updates a few numbers (and, every second or five, the
     acceleration window's cadence or repetitions) and queues the new status for each viewer.
     """
 

@@ -11,6 +11,8 @@ notes when each heart rate appears in it (:data:`WATCH_HEART_RATES_JS`), and
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from drivers.devices import ReconnectPolicy
+from drivers.errors import MalformedPayload
 from drivers.gatt import HEART_RATE_MEASUREMENT_UUID, parse_heart_rate
+from drivers.polar_pmd import PMD_DATA_UUID, decode_frame
 from drivers.virtual import Replay, VirtualPolarH10
+from drivers.virtual.replay import AtEnd
 from monitor.demo import CAPTURES, train_live
 from monitor.livefeed import LiveFeed
 from monitor.store import Store
@@ -29,16 +34,25 @@ START_TIMEOUT_S = 20.0
 
 
 class TimedH10(VirtualPolarH10):
-    """A virtual H10 that notes the wall-clock time it sends each heart-rate notification, and the value."""
+    """A virtual H10 that notes the wall-clock time it sends each heart-rate notification, and the value.
+
+    It also counts the samples of the PMD data frames it sends, so that what was stored
+    can be checked against what was sent.
+    """
 
     def __init__(self, replay: Replay, **kwargs: Any) -> None:
         super().__init__(replay, **kwargs)
         self.sent: list[tuple[int, int]] = []
         """(time.time_ns() just before sending, bpm) of each heart-rate notification."""
+        self.pmd_samples_sent = 0
+        """Samples in the PMD data frames sent (ACC, as the H10's replays hold)."""
 
     async def _send(self, uuid: str, payload: bytes) -> None:
         if uuid == HEART_RATE_MEASUREMENT_UUID:
             self.sent.append((time.time_ns(), parse_heart_rate(payload).bpm))
+        elif uuid == PMD_DATA_UUID:
+            with contextlib.suppress(MalformedPayload):  # a malformed frame carries no samples to store
+                self.pmd_samples_sent += len(decode_frame(payload).samples)
         await super()._send(uuid, payload)
 
 
@@ -61,6 +75,9 @@ class LiveRecording:
         *,
         duration_s: float,
         policy: ReconnectPolicy | None = None,
+        at_end: AtEnd = "stop",
+        speed: float = 1.0,
+        start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -68,6 +85,11 @@ class LiveRecording:
         self.duration_s = duration_s
         self.policy = policy
         """The drivers' reconnect policy; None: the default."""
+        self.at_end = at_end
+        """What the straps do at the end of their capture: stop, or play it again (for long runs)."""
+        self.speed = speed
+        """How many times faster than real time the straps replay (a soak's hours in minutes)."""
+        self.start_timeout_s = start_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._recording = threading.Event()
@@ -76,14 +98,23 @@ class LiveRecording:
 
     def __enter__(self) -> LiveRecording:
         self._thread.start()
-        if not self._recording.wait(START_TIMEOUT_S) or self._error is not None:
+        if not self._recording.wait(self.start_timeout_s) or self._error is not None:
             raise RuntimeError(f"the live sessions did not start: {self._error!r}")
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.cancel(timeout_s=START_TIMEOUT_S)
+
+    def cancel(self, *, timeout_s: float) -> None:
+        """End the sessions now (``interrupted``, with everything received stored); wait up to ``timeout_s``."""
         if self._loop is not None and self._task is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(timeout=START_TIMEOUT_S)
+        self._thread.join(timeout=timeout_s)
+
+    @property
+    def running(self) -> bool:
+        """Whether the sessions are still being recorded (or stored, once cancelled)."""
+        return self._thread.is_alive()
 
     def call(self, action: Callable[[], object]) -> None:
         """Run ``action`` in the recording's loop (a strap's faults belong to its loop)."""
@@ -110,7 +141,9 @@ class LiveRecording:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         started = [asyncio.Event() for _ in self.wearers]
-        recordings = asyncio.gather(*(self._record(n, started[n]) for n in range(len(self.wearers))))
+        # One replay of each capture for every strap that plays it: a replay does not change as it plays.
+        replays = {kind: Replay.from_capture(CAPTURES[kind]) for kind in {w.kind for w in self.wearers}}
+        recordings = asyncio.gather(*(self._record(n, started[n], replays) for n in range(len(self.wearers))))
         all_started = asyncio.ensure_future(asyncio.gather(*(event.wait() for event in started)))
         either: list[asyncio.Future[Any]] = [all_started, recordings]
         await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
@@ -120,11 +153,14 @@ class LiveRecording:
         self._recording.set()
         await recordings
 
-    async def _record(self, n: int, started: asyncio.Event) -> None:
+    async def _record(self, n: int, started: asyncio.Event, replays: Mapping[str, Replay]) -> None:
         wearer = self.wearers[n]
-        replay = Replay.from_capture(CAPTURES[wearer.kind])
         wearer.strap = TimedH10(
-            replay, name=f"Polar H10 0A1B2C{n:02X}", address=f"C0:DE:00:0A:1C:{n:02X}", at_end="stop"
+            replays[wearer.kind],
+            name=f"Polar H10 0A1B2C{n:02X}",
+            address=f"C0:DE:00:0A:{0x1C + (n >> 8):02X}:{n & 0xFF:02X}",
+            at_end=self.at_end,
+            speed=self.speed,
         )
         await train_live(
             self.store,
@@ -186,11 +222,12 @@ def latencies_ms(page_records: Sequence[dict[str, Any]], sent: Mapping[int, Sequ
     for record in page_records:
         if record["hr_at"]:
             first.setdefault((record["session_id"], record["hr_at"]), record)
+    sent_times = {session_id: [t_ns for t_ns, _ in notes] for session_id, notes in sent.items()}
     seen = []
     for (session_id, hr_at), record in first.items():
         arrived_ns = round(datetime.fromisoformat(hr_at).timestamp() * 1e6) * 1000
-        earlier = [(t_ns, bpm) for t_ns, bpm in sent.get(session_id, ()) if t_ns <= arrived_ns]
+        earlier = bisect.bisect_right(sent_times.get(session_id, []), arrived_ns)
         if earlier:
-            sent_ns, bpm = earlier[-1]
+            sent_ns, bpm = sent[session_id][earlier - 1]
             seen.append(Seen(session_id, sent_ns, bpm, record["text"], record["t_ms"] - sent_ns / 1e6))
     return seen

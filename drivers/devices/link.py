@@ -203,7 +203,10 @@ class Wearable:
 
     async def _supervise(self) -> None:
         state = self._state
-        while True:
+        # close() cancels this watch, and the watch also ends by itself once closing: an await
+        # that completes just as the cancel arrives can swallow it (asyncio.wait_for, here and in
+        # Bumble, before Python 3.12), and a watch that went on would keep close() waiting for ever.
+        while not state.closing:
             silence_s = self.policy.silence_timeout_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.lost.wait(), timeout=silence_s / 4)
@@ -217,7 +220,7 @@ class Wearable:
                 continue
             lost_ns = time.time_ns()
             self._emit(LinkEvent(self.name, lost_ns, kind, detail))
-            if not await self._reconnect(lost_ns):
+            if not await self._reconnect(lost_ns) and not state.closing:
                 self._emit(
                     LinkEvent(self.name, time.time_ns(), "gave_up", f"no link for {self.policy.give_up_after_s:g} s")
                 )
@@ -228,7 +231,7 @@ class Wearable:
         """Reconnect and restart the streams; False once the policy gives up."""
         deadline = time.monotonic() + self.policy.give_up_after_s
         attempt = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._state.closing:
             await asyncio.sleep(self.policy.delay_s(attempt, self._rng))
             attempt += 1
             self._state.lost.clear()

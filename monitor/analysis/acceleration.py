@@ -7,6 +7,7 @@ use the vector magnitude or the signal's own principal axis, never a fixed axis.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -26,6 +27,22 @@ def to_g(acc: npt.ArrayLike, *, unit: AccUnit) -> npt.NDArray[np.float64]:
         raise ValueError(f"unknown acceleration unit {unit!r}; use one of {sorted(_G_PER_UNIT)}")
     converted: npt.NDArray[np.float64] = np.asarray(acc, dtype=np.float64) * _G_PER_UNIT[unit]
     return converted
+
+
+def bandpass_sos(order: int, band_hz: tuple[float, float], fs_hz: float) -> npt.NDArray[np.float64]:
+    """A Butterworth band-pass as second-order sections, designed once per order, band and rate.
+
+    Designing the filter takes longer than running it forwards and back over a minute of
+    200 Hz data (0.55 ms against 0.4), and the live previews filter every session's window
+    again every few seconds.
+    """
+    return _bandpass_sos(order, band_hz, fs_hz).copy()  # a copy: scipy's filters want a writable one
+
+
+@functools.lru_cache(maxsize=64)
+def _bandpass_sos(order: int, band_hz: tuple[float, float], fs_hz: float) -> npt.NDArray[np.float64]:
+    sos: npt.NDArray[np.float64] = signal.butter(order, band_hz, btype="bandpass", fs=fs_hz, output="sos")
+    return sos
 
 
 def vector_magnitude_g(acc_g: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, signal
 
-from monitor.analysis.acceleration import as_xyz
+from monitor.analysis.acceleration import as_xyz, bandpass_sos
 
 REP_BAND_HZ = (0.06, 3.0)
 """Low edge below 1 / 8 s (the slowest repetition); high edge well above the fastest (0.7 s)."""
@@ -75,7 +75,7 @@ def count_reps(
     if len(values) < 2 * min_period_s * fs_hz:
         return RepCount(0, np.empty(0), None, 0.0)
     component = _first_principal_component(values)
-    sos = signal.butter(2, REP_BAND_HZ, btype="bandpass", fs=fs_hz, output="sos")
+    sos = bandpass_sos(2, REP_BAND_HZ, fs_hz)
     filtered = signal.sosfiltfilt(sos, component)
     period_s = _autocorrelation_period_s(filtered, fs_hz=fs_hz, min_s=min_period_s, max_s=max_period_s)
     distance = max(1, round(distance_periods * (period_s if period_s is not None else min_period_s) * fs_hz))

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from monitor.analysis.acceleration import vector_magnitude_g
+from monitor.analysis.acceleration import bandpass_sos, vector_magnitude_g
 
 STEP_BAND_HZ = (0.5, 3.0)
 MODERATE_CADENCE_SPM = 100.0
@@ -69,7 +69,7 @@ def count_steps(
     magnitude = vector_magnitude_g(acc_g)
     if fs_hz <= 2 * STEP_BAND_HZ[1]:
         raise ValueError(f"fs_hz must exceed {2 * STEP_BAND_HZ[1]} Hz for the step band")
-    sos = signal.butter(4, STEP_BAND_HZ, btype="bandpass", fs=fs_hz, output="sos")
+    sos = bandpass_sos(4, STEP_BAND_HZ, fs_hz)
     # sosfiltfilt needs a few filter lengths of signal; shorter input has no bout anyway.
     if len(magnitude) <= 3 * 2 * sos.shape[0] + 1 or len(magnitude) < 2 * fs_hz:
         return StepCount(0, np.empty(0))
