@@ -65,8 +65,15 @@ async def record_session(
         except TimeoutError:
             status = "complete"
         finally:
-            followers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
+                # The links close first, each ending its stream after the last reading it
+                # received, and the followers store those before the session ends: a reading
+                # that was on its way when the session ended is kept, not dropped.
+                await stack.aclose()
                 await followers
-            session = recorder.finish(status=status)
+            finally:
+                followers.cancel()  # only if closing was itself cancelled or failed
+                with contextlib.suppress(asyncio.CancelledError):
+                    await followers
+                session = recorder.finish(status=status)
     return session

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from monitor.analysis import heart_rate_summary
 from monitor.analysis.heart_rate import resample_hr_1hz
@@ -195,15 +196,21 @@ class StoreSink:
             )
 
     def finish(self, *, status: str, ended_at_ns: int) -> TrainingSession:
-        """Write the summary, the analysis and the load, all computed from the stored signals."""
+        """Write the summary, the analysis and the load, all computed from the stored signals.
+
+        All in one transaction: a database that fails on the way leaves the session live
+        with nothing half written, so ending it again (a hub sends the end again; a dead
+        recording's session is ended at the next start) writes everything. An analysis that
+        fails for a bug costs only itself: the summary is written, and an event says why.
+        """
         signals = self.store.signals
         signals.flush()
         hr = signals.read(self.session_id, "hr_bpm")
         acc = signals.read(self.session_id, "acc_mg")
         rr = signals.read(self.session_id, "rr_ms")
         summary = heart_rate_summary(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
-        with self.store.session() as db:
-            row = db.get_one(TrainingSession, self.session_id)
+
+        def end(row: TrainingSession) -> None:
             row.status = status
             row.ended_at = ns_to_datetime(ended_at_ns)
             row.duration_s = (ended_at_ns - self.started_at_ns) / 1e9
@@ -212,7 +219,11 @@ class StoreSink:
             row.hr_coverage = summary.coverage
             row.beat_count = len(rr)
             row.acc_sample_count = len(acc)
-            db.commit()
+
+        failure: Exception | None = None
+        with self.store.session() as db:
+            row = db.get_one(TrainingSession, self.session_id)
+            end(row)  # the load below needs the duration
             relative_s = (acc.t_ns - (acc.t_ns[0] if len(acc) else 0)) / 1e9  # ns first: float64 loses them
             try:
                 activity = analyse_activity(kind=row.kind, t_s=relative_s, acc_mg=acc.values)
@@ -224,12 +235,18 @@ class StoreSink:
                 )
                 _, hr_1hz = resample_hr_1hz(t_s=hr.t_ns / 1e9, hr_bpm=hr.values[:, 0], sensor_contact=hr.values[:, 1])
                 write_session_load(db, row, hr_1hz, tz=self.store.tz)
-                db.commit()
+            except DBAPIError:
+                raise
             except Exception as error:  # a bug in an analysis must not cost the session its data
-                db.rollback()
                 logger.exception("the analysis of a session failed")
-                self.event("analysis_failed", f"analysis failed: {type(error).__name__}: {error}")
-            return row
+                failure = error
+                db.rollback()
+                row = db.get_one(TrainingSession, self.session_id)
+                end(row)
+            db.commit()
+        if failure is not None:
+            self.event("analysis_failed", f"analysis failed: {type(failure).__name__}: {failure}")
+        return row
 
 
 def close_abandoned_sessions(store: Store) -> list[int]:

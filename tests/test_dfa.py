@@ -42,6 +42,15 @@ def test_windows_equal_alpha1_of_each_window(recordings: Path) -> None:
         assert a == pytest.approx(dfa_alpha1(rr[(end_t > e - 120) & (end_t <= e)]), abs=1e-9)
 
 
+def test_rr_without_any_fluctuation_has_no_alpha1() -> None:
+    # A fixed-rate pacemaker: every interval the same, at the H10's 1/1024 s resolution.
+    paced_ms = np.full(300, 600 * 1000 / 1024)
+    assert np.isnan(dfa_alpha1(paced_ms))
+    _, alpha = dfa_alpha1_windows(np.concatenate([paced_ms, 700 + np.random.default_rng(2).normal(0, 20, 300)]))
+    assert np.isnan(alpha[0])
+    assert np.isfinite(alpha[-1])  # the windows over varying beats still have theirs
+
+
 def test_detrending_changes_only_slow_trends() -> None:
     rng = np.random.default_rng(3)
     noise = rng.normal(0, 20, 400)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from drivers.readings import AccelerationBatch, HeartRateReading
 from monitor.session import SessionRecorder
-from monitor.sinks import CHUNK_SPAN_NS, PatientInStore, StoreSink
+from monitor.sinks import CHUNK_SPAN_NS, PatientInStore, SessionChunk, StoreSink
 from monitor.store import SignalChunk, Store, TrainingSession
 
 T0 = 1_793_610_000_000_000_000
@@ -93,3 +97,36 @@ def test_a_failing_analysis_keeps_the_session_and_says_so(
         row = db.get_one(TrainingSession, session.id)
         assert row.analysis is None
         assert [e.message for e in row.events] == ["analysis failed: FloatingPointError: boom"]
+
+
+def test_an_end_the_database_refuses_writes_nothing_and_can_be_done_again(
+    store: Store, patient_id: int, tmp_path: Path
+) -> None:
+    sink = StoreSink.create(store, patient_id=patient_id, kind="walking", started_at_ns=T0)
+    t_ns = T0 + np.arange(1, 61, dtype=np.int64) * 1_000_000_000
+    acc_t_ns = T0 + np.arange(60 * 100, dtype=np.int64) * 10_000_000
+    walking_mg = 1000 + 300 * np.sin(2 * np.pi * 1.8 * (acc_t_ns - T0) / 1e9)
+    sink.append(
+        [
+            SessionChunk("hr_bpm", "h10", t_ns, np.column_stack([np.full(60, 110.0), np.ones(60)])),
+            SessionChunk("rr_ms", "h10", t_ns, np.full((60, 1), 545.0)),
+            SessionChunk("acc_mg", "h10", acc_t_ns, np.column_stack([walking_mg, np.zeros((6000, 2))])),
+        ]
+    )
+    # Another writer holds the database past the busy timeout, so the end's write fails.
+    blocker = sqlite3.connect(tmp_path / "dosis.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OperationalError, match="locked"):
+        sink.finish(status="complete", ended_at_ns=T0 + 61_000_000_000)
+    with store.session() as db:
+        row = db.get_one(TrainingSession, sink.session_id)
+        assert (row.status, row.hr_mean_bpm, row.analysis, row.load) == ("live", None, None, None)
+    blocker.rollback()
+    blocker.close()
+    session = sink.finish(status="complete", ended_at_ns=T0 + 61_000_000_000)
+    assert (session.status, session.hr_mean_bpm, session.duration_s) == ("complete", 110, 61)
+    with store.session() as db:
+        row = db.get_one(TrainingSession, sink.session_id)
+        assert row.analysis is not None
+        assert row.load is not None
+        assert row.analysis.activity["steps"] > 0

@@ -18,6 +18,8 @@ from monitor.analysis.rr import MAX_ARTIFACT_FRACTION, correct_rr, time_domain
 BOX_SIZES = np.arange(4, 17)
 MIN_BEATS = 2 * int(BOX_SIZES[-1])
 """Fewer beats leave the largest box size a single box: α1 is NaN."""
+FLAT_MEAN_SQUARE_MS2 = 1e-9
+"""Box residuals below this (ms²) are no fluctuation, only rounding: RR comes in steps of about 1 ms."""
 SMOOTHNESS_PRIORS_LAMBDA = 500.0
 HRVT1_ALPHA1 = 0.75
 
@@ -61,7 +63,9 @@ def _alpha1_many(profile: FloatArray, first: npt.NDArray[np.int64], length: npt.
         offset = np.arange(boxes.sum()) - np.repeat(np.cumsum(boxes) - boxes, boxes)
         residuals = _box_residuals(profile, np.repeat(first, boxes) + offset * n, int(n))
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_f[:, column] = 0.5 * np.log(np.bincount(window, residuals, len(first)) / (boxes * n))
+            mean_square = np.bincount(window, residuals, len(first)) / (boxes * n)
+            # No fluctuation at all (a fixed-rate pacemaker's RR): α1 is undefined, NaN, not a slope of rounding errors.
+            log_f[:, column] = np.where(mean_square > FLAT_MEAN_SQUARE_MS2, 0.5 * np.log(mean_square), np.nan)
     log_n = np.log(BOX_SIZES) - np.log(BOX_SIZES).mean()
     slopes: FloatArray = (log_f - log_f.mean(axis=1, keepdims=True)) @ log_n / (log_n @ log_n)
     slopes[length < MIN_BEATS] = np.nan
