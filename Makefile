@@ -46,6 +46,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_capacity.py
+	$(BIN)/python bench/bench_soak.py
 	$(BIN)/python bench/bench_tolerance.py
 	$(BIN)/python bench/validate.py
 

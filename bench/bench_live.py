@@ -14,7 +14,6 @@ snapshot, once). CPU is this process's (server, recorder, virtual radio), not th
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -27,12 +26,16 @@ from playwright.sync_api import Page, expect, sync_playwright
 from dashboard import create_app
 from monitor.livefeed import LiveFeed
 from monitor.settings import Settings
-from monitor.store import Clinician, Patient, Store
+from monitor.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from browser import CHROMIUM, serve
 from helpers import open_browser_session
 from live_recording import WATCH_HEART_RATES_JS, LiveRecording, Seen, Wearer, latencies_ms
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_chain import clinic_of
+from proc_stats import cpu_s
 
 SCENARIOS = ((2, 1), (6, 3))
 """(sessions at once, viewers): the demo's gym, and a busier one watched from three screens."""
@@ -53,15 +56,7 @@ def run(sessions: int, viewers: int, seconds: float) -> Result:
     with tempfile.TemporaryDirectory(prefix="dosis-bench-live-") as folder:
         data_dir = Path(folder)
         store = Store(f"sqlite:///{data_dir / 'dosis.sqlite3'}")
-        with store.session() as db:
-            physio = Clinician(email="physio@example.invalid", display_name="Pia Physio")
-            patients = [
-                Patient(pseudonym=f"p-bench{n:02d}", display_name=f"Patient {n}", clinician=physio)
-                for n in range(sessions)
-            ]
-            db.add_all([physio, *patients])
-            db.commit()
-            physio_id, patient_ids = physio.id, [p.id for p in patients]
+        physio_id, patient_ids = clinic_of(store, sessions, pseudonym_prefix="p-bench")
         settings = Settings(data_dir=data_dir, cookie_secure=False)
         feed = LiveFeed()
         wearers = [Wearer(patient_id, ("walking", "strength")[n % 2]) for n, patient_id in enumerate(patient_ids)]
@@ -73,9 +68,9 @@ def run(sessions: int, viewers: int, seconds: float) -> Result:
             ):
                 browser = driver.chromium.launch(executable_path=str(CHROMIUM))
                 pages = [watch(browser.new_page(base_url=url), store, settings, physio_id, url) for _ in range(viewers)]
-                cpu_start, wall_start = _cpu_s(), time.monotonic()
+                cpu_start, wall_start = cpu_s(), time.monotonic()
                 time.sleep(seconds)
-                cpu_share = (_cpu_s() - cpu_start) / (time.monotonic() - wall_start)
+                cpu_share = (cpu_s() - cpu_start) / (time.monotonic() - wall_start)
                 records = [page.evaluate("window.dosisHeartRates") for page in pages]
                 browser.close()
                 session_of = {s.info.patient_id: s.info.session_id for s in feed.snapshot()}
@@ -94,11 +89,6 @@ def watch(page: Page, store: Store, settings: Settings, clinician_id: int, url: 
     expect(page.locator("#live-connection")).to_have_attribute("data-state", "connected")
     page.evaluate(WATCH_HEART_RATES_JS)
     return page
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def report(results: list[Result], seconds: float) -> None:

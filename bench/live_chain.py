@@ -142,6 +142,19 @@ def _print_tasks() -> None:
         task.print_stack(limit=12, file=sys.stderr)
 
 
+def clinic_of(store: Store, patients: int, *, pseudonym_prefix: str) -> tuple[int, list[int]]:
+    """A clinician and ``patients`` patients of theirs added to ``store``: the clinician's id, the patients' ids."""
+    with store.session() as db:
+        physio = Clinician(email="physio@example.invalid", display_name="Pia Physio")
+        rows = [
+            Patient(pseudonym=f"{pseudonym_prefix}{n:03d}", display_name=f"Patient {n}", clinician=physio)
+            for n in range(patients)
+        ]
+        db.add_all([physio, *rows])
+        db.commit()
+        return physio.id, [row.id for row in rows]
+
+
 @contextmanager
 def live_chain(sessions: int, *, viewers: int, speed: float = 1.0, start_timeout_s: float = 30.0) -> Iterator[Chain]:
     """``sessions`` patients of one clinician recording live from virtual H10s looping the walking capture."""
@@ -149,15 +162,7 @@ def live_chain(sessions: int, *, viewers: int, speed: float = 1.0, start_timeout
         data_dir = Path(folder)
         store = Store(f"sqlite:///{data_dir / 'dosis.sqlite3'}")
         try:
-            with store.session() as db:
-                physio = Clinician(email="physio@example.invalid", display_name="Pia Physio")
-                patients = [
-                    Patient(pseudonym=f"p-load{n:03d}", display_name=f"Patient {n}", clinician=physio)
-                    for n in range(sessions)
-                ]
-                db.add_all([physio, *patients])
-                db.commit()
-                physio_id, patient_ids = physio.id, [p.id for p in patients]
+            physio_id, patient_ids = clinic_of(store, sessions, pseudonym_prefix="p-load")
             settings = Settings(data_dir=data_dir, cookie_secure=False)
             feed = LiveFeed()
             wearers = [Wearer(patient_id, "walking") for patient_id in patient_ids]
