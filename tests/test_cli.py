@@ -100,6 +100,18 @@ def free_port() -> int:
 DEMO_LOGIN = re.compile(rf"Sign in as [^:]+: ({re.escape(DEMO_CLINICIAN.email)}), password (\S+)")
 
 
+def test_a_demo_on_a_port_in_use_says_so_before_seeding_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOSIS_DATA_DIR", str(tmp_path))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["demo", "--port", str(port), "--duration", "1"])
+    assert result.exit_code == 2
+    assert f"cannot serve the demo on 127.0.0.1:{port}" in " ".join(result.output.split())
+    assert not list(tmp_path.iterdir())  # no demo database was made
+
+
 def test_demo_serves_the_clinic_with_patients_training_live_and_stops_by_itself(tmp_path: Path) -> None:
     port = free_port()
     # Wide enough that the printed sign-ins are not wrapped.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -94,6 +95,12 @@ def demo(
     from dashboard.app import create_app
 
     settings = Settings()
+    # Listen first: a port in use is said before the clinic is seeded, and a link followed as
+    # soon as it is printed waits in the backlog until the server takes it, never refused.
+    try:
+        listening = socket.create_server((settings.host, port))
+    except OSError as error:
+        raise fail(f"cannot serve the demo on {settings.host}:{port}: {error.strerror}") from error
     store = Store(fresh_demo_database(settings.data_dir), tz=settings.tzinfo())
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Recording the demo clinic's history", total=None)
@@ -139,14 +146,15 @@ def demo(
             asyncio.get_running_loop().call_later(duration, setattr, server, "should_exit", True) if duration else None
         )
         try:
-            await server.serve()
+            await server.serve(sockets=[listening])
         finally:
             if stopper:
                 stopper.cancel()
             live.cancel()
             await asyncio.gather(live, return_exceptions=True)
 
-    asyncio.run(run())
+    with listening:
+        asyncio.run(run())
     store.close()
 
 
